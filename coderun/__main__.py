@@ -1,0 +1,3 @@
+from coderun.cli import main
+
+main()

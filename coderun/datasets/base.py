@@ -1,0 +1,286 @@
+"""The one Problem type, the Program the sandbox runs, and the dataset registry.
+
+A dataset module turns (problem, completion) into a Program: a `solution` part (the model's code) and a
+`test` part (the benchmark's checks). The sandbox runs them in that order in one namespace and calls a
+sample `passed` only when the `test` part ran to its end. The sandbox knows nothing about benchmarks.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from coderun.errors import CoderunError, InputError
+
+
+@dataclass(frozen=True)
+class Program:
+    """What one sandbox execution runs: `solution` then `test`, compiled separately, one namespace."""
+
+    solution: str
+    test: str
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for part in (self.solution, self.test):
+            h.update(len(part.encode()).to_bytes(8, "little"))
+            h.update(part.encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark problem, the same shape for every dataset.
+
+    task_id: the id as written in the dataset ("HumanEval/3", "11" for MBPP; always a str here).
+    prompt: the text a model is given (HumanEval: signature + docstring; MBPP: the description).
+    canonical_solution: a whole program that solves the problem (HumanEval: prompt + reference body).
+    test: the dataset's checks as one program, ending in the call that runs them.
+    entry_point: the function under test, when the dataset names it.
+    extra: dataset-specific fields (MBPP: test_list, ...), kept for prompt builders and rerankers.
+    """
+
+    task_id: str
+    prompt: str
+    canonical_solution: str
+    test: str
+    entry_point: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class Benchmark:
+    """A loaded dataset: its problems in dataset order, where they came from, and its program rules."""
+
+    name: ClassVar[str]
+    default_file: ClassVar[str]  # file name in coderun/data
+    hub_id: ClassVar[tuple[str, ...]]  # arguments to datasets.load_dataset for --from-hub
+
+    def __init__(self, problems: list[Problem], source: str, sha256: str):
+        self.problems = problems
+        self.source = source
+        self.sha256 = sha256
+        self._by_id = {p.task_id: p for p in problems}
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def task_id(self, raw: Any) -> str:
+        """Normalise a task id from user input (str or int) to the dataset's; unknown ids are InputError."""
+        key = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else None
+        if key is None or key not in self._by_id:
+            raise InputError(f"unknown task id {raw!r} for dataset {self.name}")
+        return key
+
+    def get(self, task_id: str) -> Problem:
+        return self._by_id[self.task_id(task_id)]
+
+    def select(self, task_ids: list[Any]) -> "Benchmark":
+        """A benchmark restricted to `task_ids` (kept in dataset order)."""
+        wanted = {self.task_id(t) for t in task_ids}
+        sub = type(self).__new__(type(self))
+        Benchmark.__init__(sub, [p for p in self.problems if p.task_id in wanted], self.source, self.sha256)
+        return sub
+
+    def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> Program:
+        """The program for one sample: `completion` (dataset-specific meaning) or a whole `solution`."""
+        raise NotImplementedError
+
+    def canonical(self, problem: Problem) -> Program:
+        return Program(problem.canonical_solution, problem.test)
+
+
+_REGISTRY: dict[str, Callable[..., Benchmark]] = {}
+
+
+def register(name: str):
+    """Register a loader `f(path=None, from_hub=False, **options) -> Benchmark` under `name`."""
+
+    def deco(loader):
+        _REGISTRY[name] = loader
+        return loader
+
+    return deco
+
+
+def dataset_names() -> list[str]:
+    _import_builtin()
+    return sorted(_REGISTRY)
+
+
+def load(name: str, path: str | None = None, from_hub: bool = False, **options: Any) -> Benchmark:
+    """Load a registered dataset: shipped file by default, `path` for another copy, or the hub."""
+    _import_builtin()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown dataset {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](path=path, from_hub=from_hub, **options)
+
+
+def _import_builtin() -> None:
+    # Importing the modules registers them; done lazily so `coderun --help` imports nothing heavy.
+    from coderun.datasets import humaneval, mbpp  # noqa: F401
+
+
+# --- Reading dataset files: shared by the dataset modules ----------------------------------------------
+#
+# Files go through the `datasets` library, with its Arrow cache under coderun's own cache dir. Its type
+# inference can reject or reshape a file that is fine for us (mixed types in an unused column; strings
+# that look like dates become datetimes), and its errors do not say which row is wrong; so when `datasets`
+# fails, or its rows do not validate, the file is parsed again with the standard library and validated
+# there, which either works or names the row. (One leniency remains: in a column of mixed numbers and
+# numeric strings, `datasets` turns "11" into 11, so an MBPP task_id "11" among ints is accepted.)
+
+Validator = Callable[[list[dict[str, Any]], str], None]  # (rows, where) -> None, or raises InputError
+
+
+def cache_dir() -> Path:
+    """Where coderun keeps the `datasets` Arrow cache: $XDG_CACHE_HOME/coderun/datasets (~/.cache/...)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "coderun" / "datasets"
+
+
+def normalise_newlines(text: str) -> str:
+    """CRLF (MBPP's files) and lone CR to LF, so programs and digests do not depend on the file's origin."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_dataset_file(path: str | None, default_file: str, validate: Validator) -> tuple[list[dict], str, str]:
+    """Rows of a dataset file (`path`, or the shipped `default_file`), its sha256 and a source label."""
+    if path is None:
+        with resources.as_file(resources.files("coderun.data") / default_file) as shipped:
+            rows, sha = _read_rows(Path(shipped), str(shipped), validate)
+            return rows, sha, str(shipped)
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputError(f"dataset file not found: {path}" if not p.exists() else f"dataset path is not a file: {path}")
+    rows, sha = _read_rows(p.resolve(), str(path), validate)
+    return rows, sha, str(p.resolve())
+
+
+def read_hub(args: tuple[str, ...], splits: list[str], validate: Validator) -> tuple[list[dict], str, str]:
+    """Rows of `splits` of a hub dataset, in that order; sha256 is of a canonical JSON of the rows."""
+    datasets = _quiet_datasets()
+    label = "hf:" + "/".join(args)
+    try:
+        rows = [r for s in splits for r in datasets.load_dataset(*args, split=s, cache_dir=str(cache_dir())).to_list()]
+    except Exception as e:  # network, auth, unknown name: not the user's input, so exit 1
+        raise CoderunError(f"cannot load {label} from the Hugging Face hub: {_first_line(e)}") from e
+    validate(rows, label)
+    canon = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return rows, hashlib.sha256(canon.encode()).hexdigest(), label
+
+
+def _read_rows(path: Path, where: str, validate: Validator) -> tuple[list[dict], str]:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read dataset file {where}: {e.strerror or e}") from e
+    sha = hashlib.sha256(data).hexdigest()
+
+    def check(rows: list[dict]) -> list[dict]:
+        if not rows:
+            raise InputError(f"{where}: the dataset file has no rows")
+        validate(rows, where)
+        return rows
+
+    try:
+        return check(_rows_via_datasets(path, sha)), sha
+    except Exception:  # see the note above: the plain parse is authoritative and names the bad row
+        return check(_rows_via_json(data, where)), sha
+
+
+def _rows_via_datasets(path: Path, sha: str) -> list[dict]:
+    datasets = _quiet_datasets()
+    # The config name carries the content hash: `datasets` keys its cache on path and mtime only, which
+    # would serve stale rows for a file replaced with the same mtime (cp -p). glob.escape because
+    # data_files are glob patterns, and pytest's tmp dirs (and users) have brackets in paths.
+    ds = datasets.load_dataset(
+        "json", name=f"sha256-{sha[:16]}", data_files=glob.escape(str(path)), split="train", cache_dir=str(cache_dir())
+    )
+    return ds.to_list()
+
+
+def _quiet_datasets():
+    import datasets  # imported here: it costs ~0.7 s, and `coderun --help` must not pay it
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets
+
+
+def _rows_via_json(data: bytes, where: str) -> list[dict]:
+    """JSON array or JSONL (optionally gzip) parsed with the standard library; errors name the line."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise InputError(f"{where}: not a valid gzip file ({e})") from e
+    text = decode_utf8(data, where)
+    if not text.strip():
+        raise InputError(f"{where}: empty dataset file")
+    if text.lstrip().startswith("["):
+        rows = parse_json(text, where, document=True)  # a list: valid JSON starting with "[" is one
+        places = [f"row {i}" for i in range(1, len(rows) + 1)]
+    else:
+        rows, places = [], []
+        for n, line in enumerate(text.split("\n"), 1):  # not splitlines(): JSON strings may hold U+2028
+            if line.strip():
+                rows.append(parse_json(line, f"{where} line {n}"))
+                places.append(f"line {n}")
+    for row, place in zip(rows, places):
+        if not isinstance(row, dict):
+            raise InputError(f"{where} {place}: expected a JSON object, got {type(row).__name__}")
+    return rows
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    """Bytes to text; non-UTF-8 input is an InputError naming the line (a leading BOM is dropped)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputError(f"{where} line {line}: not UTF-8 text (byte 0x{data[e.start]:02x})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse_json(text: str, where: str, document: bool = False) -> Any:
+    """json.loads with one-line InputErrors; for a whole `document` (not one JSONL line, whose `where`
+    names it already) the error names the line."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply") from None
+    except json.JSONDecodeError as e:
+        at = f" line {e.lineno}" if document else ""
+        raise InputError(f"{where}{at}: not valid JSON: {e.msg} (column {e.colno})") from None
+    except ValueError as e:  # e.g. an integer longer than Python's int-to-str digit limit
+        raise InputError(f"{where}: not valid JSON: {_first_line(e)}") from None
+
+
+def check_fields(row: dict, where: str, fields: dict[str, type], optional: bool = False) -> None:
+    """Each of `fields` is present (unless `optional`, where None means absent) with the given type;
+    `list` means a list of strings."""
+    for name, kind in fields.items():
+        value = row.get(name)
+        if value is None:
+            if optional:
+                continue
+            raise InputError(f"{where}: missing field {name!r}")
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if ok and kind is list:
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            want = {str: "a string", int: "an integer", list: "a list of strings"}[kind]
+            raise InputError(f"{where}: field {name!r} must be {want}, got {type(value).__name__}")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:300]

@@ -1,0 +1,211 @@
+"""The Docker provider: warm, locked-down containers, one long-lived runner each.
+
+The channel is the container's stdin/stdout through a Docker attach socket opened before start, with
+StdinOnce set: when coderun closes it, or dies and the kernel closes it, the runner sees EOF and exits,
+and the container (auto-remove) is gone. Containers carry labels so a later coderun can remove the
+leftovers of one that was killed before it could clean up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import threading
+from typing import Any
+
+from coderun.errors import SandboxError
+from coderun.execute.base import ChannelSandbox, Provider, Sandbox, SandboxDied, parse_size, register_provider
+from coderun.execute import image as images
+
+LABEL = "io.coderun.sandbox"
+OWNER_LABEL = "io.coderun.owner"  # "<hostname>:<pid>" of the coderun that owns the container
+HEADROOM = 512 << 20  # container memory above the per-sample limit: the runner, tmpfs, page cache
+CAPS = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]  # what the runner needs, no more
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def client():
+    """A docker client, or SandboxError saying plainly that there is no daemon."""
+    import docker
+
+    try:
+        c = docker.from_env(timeout=60)
+        c.ping()
+        return c
+    except Exception as exc:  # docker raises several types here; all mean "no usable daemon"
+        raise SandboxError(f"cannot reach the Docker daemon ({_short(exc)}); is dockerd running?") from None
+
+
+def remove_leftovers(api) -> int:
+    """Remove containers of coderun processes on this host that no longer exist. Returns how many."""
+    host = socket.gethostname()
+    removed = 0
+    for c in api.containers(all=True, filters={"label": LABEL}):
+        owner = c.get("Labels", {}).get(OWNER_LABEL, "")
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == host and pid.isdigit() and _alive(int(pid)):
+            continue  # a concurrent coderun's container
+        try:
+            api.remove_container(c["Id"], force=True)
+            removed += 1
+        except Exception:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+@register_provider("docker")
+class DockerProvider(Provider):
+    """Sandboxes as Docker containers. Options are the container limits (see README, "Sandbox")."""
+
+    def __init__(self, image: str | None = None, memory: str = "1g", pids: int = 256, tmpfs: str = "64m",
+                 cpus: float = 1.0, base_image: str | None = None, build: bool = True):
+        self.image_name = image
+        self.memory, self.pids, self.tmpfs, self.cpus = memory, pids, tmpfs, cpus
+        self.base_image, self.build = base_image, build
+        self.docker = None
+        self.image_id = ""
+
+    def prepare(self) -> dict[str, Any]:
+        self.docker = client()
+        remove_leftovers(self.docker.api)
+        name = self.image_name or images.default_tag()
+        self.image_id = images.ensure(self.docker, name, base_image=self.base_image, build=self.build)
+        self.image_name = name
+        return {"provider": "docker", "image": name, "image_id": self.image_id,
+                "limits": {"memory": self.memory, "pids": self.pids, "tmpfs": self.tmpfs, "cpus": self.cpus}}
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.docker.ping())
+        except Exception:
+            return False
+
+    def sandbox(self, index: int) -> Sandbox:
+        return DockerSandbox(self, index)
+
+    def container_memory(self) -> int:
+        return parse_size(self.memory) + HEADROOM
+
+    def host_config(self, index: int) -> dict[str, Any]:
+        ncpu = os.cpu_count() or 1
+        return dict(
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs},mode=1777",
+                   "/dev/shm": "rw,nosuid,nodev,noexec,size=1m"},
+            # The sample's own limit is RLIMIT_AS = `memory`; the container gets headroom above it, so a
+            # greedy sample meets MemoryError instead of thrashing the runner's pages at the cgroup limit.
+            mem_limit=self.container_memory(),
+            memswap_limit=self.container_memory(),  # == memory: no swap to hide a memory bomb in
+            pids_limit=self.pids,
+            # Pin one worker per core where there are enough cores: no CFS-quota throttling stalls.
+            cpuset_cpus=str(index % ncpu) if self.cpus <= 1 else None,
+            nano_cpus=None if self.cpus <= 1 else int(self.cpus * 1e9),
+            cap_drop=["ALL"],
+            cap_add=CAPS,
+            security_opt=["no-new-privileges"],
+            log_config={"type": "none"},  # sample output never grows a log on the host
+            init=True,  # docker-init is PID 1 and reaps whatever a sample orphans
+            auto_remove=True,
+            ipc_mode="private",
+        )
+
+
+class DockerSandbox(ChannelSandbox):
+    def __init__(self, provider: DockerProvider, index: int):
+        super().__init__()
+        self.provider, self.index = provider, index
+        self.api = provider.docker.api
+        self.id = ""
+        self.name = ""
+        self._sock = None
+        self._closed = threading.Event()
+
+    def start(self) -> dict[str, Any]:
+        p = self.provider
+        uid = 10001 + self.index  # a distinct sample uid per container: RLIMIT_NPROC counts per uid
+        container = self.api.create_container(
+            p.image_name, command=["python3", "-s", "-B", "/opt/coderun/runner.py", str(uid)],
+            stdin_open=True, detach=False,  # docker-py sets StdinOnce with these: EOF on our close
+            environment={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"},
+            labels={LABEL: "1", OWNER_LABEL: _owner()}, user="0", working_dir="/",
+            host_config=self.api.create_host_config(**p.host_config(self.index)),
+        )
+        self.id = container["Id"]
+        self.name = self.id[:12]
+        sock = self.api.attach_socket(self.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        self._sock = getattr(sock, "_sock", sock)
+        self.api.start(self.id)
+        threading.Thread(target=self._read_loop, name=f"sandbox-{self.name}", daemon=True).start()
+        return self._await_hello(timeout=60)
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._sock.sendall(json.dumps(message).encode() + b"\n")
+        except (OSError, AttributeError) as exc:
+            raise SandboxDied(f"channel closed: {exc}") from None
+
+    def _read_loop(self) -> None:
+        """Demultiplex Docker's stream frames; each stdout line is one message."""
+        buf = b""
+        try:
+            while True:
+                header = _read_exactly(self._sock, 8)
+                stream, size = header[0], struct.unpack(">I", header[4:])[0]
+                data = _read_exactly(self._sock, size)
+                if stream != 1:
+                    continue  # the runner's stderr: diagnostics only, never a verdict
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        self._deliver(json.loads(line))
+        except Exception:
+            pass
+        self._deliver(None)
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            if self._sock is not None:
+                self._sock.shutdown(socket.SHUT_RDWR)
+                self._sock.close()
+        except OSError:
+            pass
+        if self.id:
+            try:
+                self.api.remove_container(self.id, force=True)
+            except Exception:
+                pass  # already gone (auto-remove) or the daemon is down; leftovers go at next start
+
+
+def _read_exactly(sock, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,81 @@
+"""The local provider: the same runner as a plain subprocess, with rlimits but NO isolation.
+
+For machines without Docker only. It is never the default, and it says so loudly: a sample runs with
+your uid, sees your files and your network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import warnings
+from importlib import resources
+from typing import Any
+
+from coderun.execute.base import ChannelSandbox, Provider, Sandbox, SandboxDied, register_provider
+
+WARNING = ("the local provider does NOT isolate: samples run as your user, with your files and network. "
+           "Use it only for code you trust; use the docker provider for model output.")
+
+
+@register_provider("local")
+class LocalProvider(Provider):
+    isolates = False
+
+    def __init__(self, **_ignored: Any):
+        self.runner = str(resources.files("coderun.sandbox") / "runner.py")
+
+    def prepare(self) -> dict[str, Any]:
+        warnings.warn(WARNING, stacklevel=2)
+        return {"provider": "local", "image": None, "image_id": None, "python": sys.version.split()[0],
+                "warning": WARNING}
+
+    def sandbox(self, index: int) -> Sandbox:
+        return LocalSandbox(self.runner, index)
+
+
+class LocalSandbox(ChannelSandbox):
+    def __init__(self, runner: str, index: int):
+        super().__init__()
+        self.runner, self.index = runner, index
+        self.proc: subprocess.Popen | None = None
+        self.name = f"local-{index}"
+
+    def start(self) -> dict[str, Any]:
+        env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-s", "-B", self.runner], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, start_new_session=True)
+        self.name = f"local-{self.proc.pid}"
+        threading.Thread(target=self._read_loop, daemon=True).start()
+        return self._await_hello(timeout=30)
+
+    def _read_loop(self) -> None:
+        try:
+            for line in self.proc.stdout:
+                if line.strip():
+                    self._deliver(json.loads(line))
+        except Exception:
+            pass
+        self._deliver(None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise SandboxDied(f"channel closed: {exc}") from None
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

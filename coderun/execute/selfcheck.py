@@ -1,0 +1,34 @@
+"""`coderun sandbox check`: start a real sandbox and prove each isolation property with a program."""
+
+from __future__ import annotations
+
+from coderun.errors import CoderunError
+from coderun.execute.base import Job, get_provider
+from coderun.execute.pool import SandboxPool
+
+# (name, program, test, the status that proves the property holds)
+CHECKS = [
+    ("runs a correct program", "def f(x):\n    return x + 1\n", "assert f(1) == 2\n", "passed"),
+    ("fails a wrong program", "def f(x):\n    return x\n", "assert f(1) == 2\n", "failed"),
+    ("exit(0) is not a pass", "import sys\nsys.exit(0)\n", "pass\n", "failed"),
+    ("CPU limit", "while True:\n    pass\n", "pass\n", "timeout"),
+    ("no network", "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\n", "pass\n",
+     "failed"),
+    ("read-only root", "open('/usr/coderun-check', 'w')\n", "pass\n", "failed"),
+    ("not root", "import os\nassert os.getuid() != 0 and os.geteuid() != 0\n", "pass\n", "passed"),
+    ("memory limit", "x = bytearray(8 << 30)\n", "pass\n", "failed"),
+]
+
+
+def run_checks(provider_name: str = "docker") -> list[tuple[str, bool, str]]:
+    """[(check, ok, detail)]. A property that does not hold is a row, not an exception."""
+    try:
+        with SandboxPool(get_provider(provider_name), workers=1) as pool:
+            results = [("sandbox starts", True, f"{pool.info.get('image') or provider_name}")]
+            jobs = [Job(p, t, cpu=0.5, wall=5.0, mem=512 << 20) for _, p, t, _ in CHECKS]
+            for (name, _, _, expected), verdict in zip(CHECKS, pool.run_all(jobs)):
+                detail = f"{verdict.status}: {verdict.reason}" if verdict.reason else verdict.status
+                results.append((name, verdict.status == expected, detail))
+            return results
+    except CoderunError as exc:
+        return [("sandbox starts", False, str(exc))]

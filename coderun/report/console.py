@@ -1,0 +1,80 @@
+"""Terminal rendering with rich: a live progress bar with verdict counts, then the score table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+out = Console()
+
+STYLE = {"passed": "green", "failed": "red", "timeout": "yellow", "error": "magenta"}
+
+
+def _counts_text(counts: Counter) -> str:
+    return "  ".join(f"[{STYLE[s]}]{s} {counts.get(s, 0)}[/]" for s in STYLE)
+
+
+class RichProgress:
+    """Implements pipeline.Progress: one bar, live pass/fail/timeout/error counts."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.bar: Progress | None = None
+        self.task = None
+
+    def start(self, total: int, done: Counter) -> None:
+        self.counts = Counter(done)
+        self.bar = Progress(TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.fields[counts]}"), console=console, transient=False)
+        self.task = self.bar.add_task("run", total=total, completed=sum(done.values()),
+                                      counts=_counts_text(self.counts))
+        self.bar.start()
+
+    def advance(self, row) -> None:
+        self.counts[row.status] += 1
+        self.bar.update(self.task, advance=1, counts=_counts_text(self.counts))
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def summary_table(summary: dict[str, Any], title: str = "") -> Table:
+    table = Table(title=title or None)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI (over problems)", justify="right")
+    for k, value in summary["pass@k"].items():
+        ci = summary["pass@k_ci"][k]
+        table.add_row(f"pass@{k}", f"{100 * value:.2f}%", f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f}")
+    counts = summary["counts"]
+    table.add_row("problems", str(summary["num_problems"]), "")
+    table.add_row("samples", str(summary["num_samples"]), "  ".join(f"{s} {n}" for s, n in counts.items()))
+    return table
+
+
+def print_outcome(outcome) -> None:
+    s = outcome.summary
+    out.print(summary_table(s, title=f"{s['dataset']} — {outcome.run_dir}"))
+    out.print(f"executed {outcome.executed} programs, reused {outcome.reused} earlier verdicts; "
+              f"results in {outcome.run_dir}/results.jsonl")
+    for note in outcome.notes:
+        out.print(f"note: {note}")
+    if not s["complete"]:
+        out.print("[magenta]incomplete run[/]: harness errors are not counted as answers; run again to retry")
+
+
+def print_checks(results) -> None:
+    table = Table(title="sandbox check")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    for name, ok, detail in results:
+        table.add_row(name, "[green]ok[/]" if ok else "[red]FAILED[/]", detail)
+    out.print(table)

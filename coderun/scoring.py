@@ -1,0 +1,77 @@
+"""From result rows to summary.json: pass@k with CIs, counts, completeness (stable contract)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+from coderun import metrics
+from coderun.errors import InputError
+from coderun.execute.base import STATUSES
+from coderun.runs import SUMMARY_FORMAT, ResultRow
+
+DEFAULT_KS = (1, 10, 100)
+
+
+def resolve_ks(explicit: Sequence[int] | None, samples_per_task: dict[str, int]) -> list[int]:
+    """Explicit ks must fit every task's sample count (else exit 2); default: 1, 10, 100 where they fit."""
+    smallest = min(samples_per_task.values()) if samples_per_task else 0
+    if explicit:
+        bad = [k for k in explicit if k < 1]
+        if bad:
+            raise InputError(f"--k values must be positive integers, got {bad[0]}")
+        too_big = [k for k in explicit if k > smallest]
+        if too_big:
+            task = min(samples_per_task, key=samples_per_task.get)
+            raise InputError(f"--k {too_big[0]} is larger than the {smallest} samples of task {task}")
+        return sorted(set(explicit))
+    return [k for k in DEFAULT_KS if k <= smallest]
+
+
+def parse_ks(text: str | None) -> list[int] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--k takes comma-separated integers like 1,10,100, got {text!r}") from None
+
+
+def task_counts(rows: Iterable[ResultRow]) -> dict[str, tuple[int, int]]:
+    """(n, c) per task over rows with a verdict; `error` rows are left out (they are not answers)."""
+    counts: dict[str, list[int]] = {}
+    for r in rows:
+        entry = counts.setdefault(r.task_id, [0, 0])
+        if r.status != "error":
+            entry[0] += 1
+            entry[1] += int(r.passed)
+    return {t: (n, c) for t, (n, c) in counts.items()}
+
+
+def summarize(rows: list[ResultRow], ks: list[int], expected_samples: int, dataset: str,
+              seed: int = 0) -> dict[str, Any]:
+    """summary.json. `complete` only when every expected sample has a verdict that is not an error."""
+    status_counts = Counter(r.status for r in rows)
+    counts = task_counts(rows)
+    scored = {t: nc for t, nc in counts.items() if nc[0] > 0}
+    pass_at_k, ci = {}, {}
+    for k in ks:
+        usable = [nc for nc in scored.values() if nc[0] >= k]
+        if not usable:
+            continue
+        est = metrics.estimate_pass_at_k(usable, k, seed=seed)
+        pass_at_k[str(k)] = est.value
+        ci[str(k)] = {"low": est.low, "high": est.high}
+    complete = len(rows) == expected_samples and status_counts.get("error", 0) == 0
+    return {
+        "format": SUMMARY_FORMAT,
+        "dataset": dataset,
+        "pass@k": pass_at_k,
+        "pass@k_ci": ci,
+        "confidence": 0.95,
+        "num_problems": len(counts),
+        "num_samples": len(rows),
+        "counts": {s: status_counts.get(s, 0) for s in STATUSES},
+        "complete": complete,
+        "missing": max(expected_samples - len(rows), 0),
+    }

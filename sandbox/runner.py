@@ -1,0 +1,361 @@
+"""coderun's in-container runner: standard library only.
+
+Reads one JSON job per line on stdin, forks one child per job, writes one JSON verdict per line on stdout.
+Exits when stdin closes (the host's channel), so a container never outlives the coderun that owns it.
+
+Job:     {"id", "solution", "test", "cpu": seconds, "wall": seconds, "mem": bytes}
+Verdict: {"id", "status": passed|failed|timeout, "reason", "cpu", "wall", "output", "dirty"}
+
+Why a sample cannot forge `passed`: the child compiles both parts before running any sample code, keeps
+`exec` and the verdict pipe in local variables, and only after the test part returned writes a per-job
+random nonce to a pipe nobody else holds. Exit status and output are never read as the verdict. A program
+that reads the harness's own memory to find the nonce is out of scope (docs/SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import secrets
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+# Modules samples commonly import, loaded once here so each forked child finds them warm.
+import bisect, collections, copy, datetime, decimal, fractions, functools, hashlib, heapq  # noqa: E401,F401
+import itertools, math, operator, random, re, statistics, string, typing  # noqa: E401,F401
+
+PROTOCOL = 1
+OUTPUT_CAP = 2 * 1024  # bytes of sample output kept for the verdict (the rest is drained, not stored)
+REASON_CAP = 300
+SHARED_DIRS = ("/dev/shm", "/dev/mqueue")  # other places a sample could leave something for the next one
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Runner:
+    def __init__(self, uid: int, isolated: bool):
+        self.uid = uid
+        self.isolated = isolated  # False for the local provider: no uid switch, no sweep by uid
+        self.jobs = 0
+        # In the container /tmp is a size-capped tmpfs of our own; elsewhere take a private directory.
+        self.scratch_root = "/tmp" if isolated else tempfile.mkdtemp(prefix="coderun-local-")
+
+    # ---- one job -------------------------------------------------------------------------------
+    def run(self, job: dict) -> dict:
+        self.jobs += 1
+        nonce = secrets.token_hex(16).encode()
+        scratch = self._make_scratch()
+        out_r, out_w = os.pipe()
+        ver_r, ver_w = os.pipe()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(out_r)
+            os.close(ver_r)
+            _child(job, nonce, scratch, out_w, ver_w, self.uid if self.isolated else None)
+        os.close(out_w)
+        os.close(ver_w)
+        timed_out, output, verdict_bytes = self._supervise(pid, job, out_r, ver_r, started)
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.monotonic() - started
+        dirty = self._sweep(pid)
+        verdict_bytes += _drain(ver_r, 1 << 16)
+        os.close(out_r)
+        os.close(ver_r)
+        dirty |= self._clean(scratch)
+        cpu = usage.ru_utime + usage.ru_stime
+        result = _judge(nonce, verdict_bytes, status, timed_out, cpu, job)
+        result.update(id=job["id"], cpu=round(cpu, 4), wall=round(wall, 4), dirty=dirty,
+                      output=output.decode("utf-8", "replace"))
+        return result
+
+    def _supervise(self, pid, job, out_r, ver_r, started):
+        """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit."""
+        cpu_limit, wall_deadline = float(job["cpu"]), started + float(job["wall"])
+        check_at = started + cpu_limit  # CPU time cannot run ahead of wall time on a one-core cap
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        for fd in (out_r, ver_r, pidfd):
+            poller.register(fd, select.POLLIN)
+        output, verdict, timed_out = bytearray(), bytearray(), None
+        try:
+            while True:
+                now = time.monotonic()
+                wait = max(0.0, min(check_at, wall_deadline) - now)
+                exited = False
+                for fd, _ in poller.poll(math.ceil(wait * 1000)):
+                    if fd == pidfd:
+                        exited = True
+                    elif fd == out_r:
+                        chunk = _read(fd, output, OUTPUT_CAP)
+                        if not chunk:
+                            poller.unregister(fd)
+                    else:
+                        if not _read(fd, verdict, 1 << 16):
+                            poller.unregister(fd)
+                if exited:
+                    break
+                now = time.monotonic()
+                if now >= check_at:
+                    used = _proc_cpu(pid)
+                    if used >= cpu_limit:
+                        timed_out = "cpu"
+                        break
+                    check_at = now + max(cpu_limit - used, 0.01)
+                if now >= wall_deadline:
+                    timed_out = "wall"
+                    break
+        finally:
+            os.close(pidfd)
+        if timed_out:
+            self._kill_group(pid)
+        output += _drain(out_r, OUTPUT_CAP - len(output), nonblocking=True)
+        return timed_out, bytes(output[:OUTPUT_CAP]), bytes(verdict)
+
+    # ---- cleanup ---------------------------------------------------------------------------------
+    def _kill_group(self, pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _sweep(self, pid) -> bool:
+        """Kill the sample's session and anything else still running under its uid. True if anything was."""
+        self._kill_group(pid)
+        if not self.isolated:
+            return False
+        found = False
+        for _ in range(200):  # a fork bomb under RLIMIT_NPROC converges in a few rounds
+            pids = [p for p in _pids_of_uid(self.uid)]
+            if not pids:
+                return found
+            found = True
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.002)
+        return True
+
+    def _make_scratch(self) -> str:
+        path = os.path.join(self.scratch_root, f"s{self.jobs}")
+        os.mkdir(path, 0o700)
+        if self.isolated:
+            os.chown(path, self.uid, self.uid)
+        return path
+
+    def _clean(self, scratch) -> bool:
+        """Remove the scratch dir; True (dirty) if the sample left anything elsewhere."""
+        shutil.rmtree(scratch, ignore_errors=True)
+        dirty = os.path.exists(scratch)
+        if not self.isolated:
+            return dirty
+        try:
+            dirty |= any(n for n in os.listdir(self.scratch_root) if not n.startswith("s"))
+            for d in SHARED_DIRS:
+                if os.path.isdir(d) and os.listdir(d):
+                    dirty = True
+        except OSError:
+            dirty = True
+        return dirty
+
+
+def _child(job, nonce, scratch, out_w, ver_w, uid):  # pragma: no cover - runs in the forked child
+    """Set up the sample's process and run solution then test. Never returns."""
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.dup2(ver_w, 3)
+        os.closerange(4, 65536)
+        ver_fd = 3
+        _limits(float(job["cpu"]), int(job.get("mem") or 0))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        os.chdir(scratch)
+        os.environ.clear()
+        os.environ.update(HOME=scratch, TMPDIR=scratch, PATH="/usr/local/bin:/usr/bin:/bin", LANG="C.UTF-8")
+        sys.stdin = open(0, closefd=False)  # the runner's stdin object may hold channel bytes
+    except BaseException as exc:
+        os.write(ver_w, nonce + b"E" + f"sandbox setup failed: {exc!r}".encode()[:REASON_CAP])
+        os._exit(70)
+    write, run_exec, exit_now = os.write, exec, os._exit
+    try:
+        solution = compile(job["solution"], "<solution>", "exec", dont_inherit=True)
+        test = compile(job["test"], "<test>", "exec", dont_inherit=True)
+    except BaseException as exc:
+        write(ver_fd, nonce + b"F" + _reason(exc, job).encode())
+        exit_now(1)
+    namespace: dict = {}
+    try:
+        run_exec(solution, namespace)
+        run_exec(test, namespace)
+    except BaseException as exc:
+        try:
+            reason = _reason(exc, job)
+        except BaseException:
+            reason = "exception (its message could not be formatted)"
+        write(ver_fd, nonce + b"F" + reason.encode("utf-8", "replace"))
+        _flush()
+        exit_now(1)
+    write(ver_fd, nonce + b"P")
+    _flush()
+    exit_now(0)
+
+
+def _flush() -> None:  # pragma: no cover - runs in the child
+    """Keep what the sample printed (its own sys.stdout may be anything: never let that matter)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _limits(cpu: float, mem: int) -> None:
+    """Hard == soft so the sample cannot raise them back."""
+    cpu_s = int(cpu) + 1  # RLIMIT_CPU is whole seconds: a backstop; the runner enforces the exact limit
+    for res, value in (
+        (resource.RLIMIT_CPU, cpu_s),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_FSIZE, 32 << 20),
+        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_NPROC, 128),
+    ):
+        resource.setrlimit(res, (value, value))
+    if mem:
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+
+
+def _reason(exc: BaseException, job: dict) -> str:
+    """Exception type and message; for a failed assert, the test line that failed."""
+    name = type(exc).__name__
+    if isinstance(exc, SyntaxError):
+        where = exc.filename.strip("<>") if exc.filename else "program"
+        return f"SyntaxError in {where} line {exc.lineno}: {exc.msg}"[:REASON_CAP]
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}) before the tests finished"[:REASON_CAP]
+    line = ""
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == "<test>":
+            lines = job["test"].splitlines()
+            if 0 < lineno <= len(lines):
+                line = lines[lineno - 1].strip()
+    message = str(exc)
+    text = f"{name}: {message}" if message else name
+    if isinstance(exc, AssertionError) and line:
+        text = f"{text} at {line}" if message else f"AssertionError: {line}"
+    return text[:REASON_CAP]
+
+
+def _judge(nonce: bytes, data: bytes, status: int, timed_out, cpu: float, job: dict) -> dict:
+    """The verdict: passed only if the nonce-tagged pass mark arrived; the rest says why not."""
+    marks = data.split(nonce)[1:]  # each: a kind byte (P pass, F failed, E setup error) and its text
+    if any(m[:1] == b"P" for m in marks):
+        return {"status": "passed", "reason": ""}
+    if timed_out:
+        limit = job["cpu"] if timed_out == "cpu" else job["wall"]
+        kind = "CPU" if timed_out == "cpu" else "wall-clock"
+        return {"status": "timeout", "reason": f"{kind} limit exceeded ({limit} s)"}
+    for m in marks:
+        if m[:1] in (b"F", b"E"):
+            text = m[1:].decode("utf-8", "replace")[:REASON_CAP]
+            return {"status": "error" if m[:1] == b"E" else "failed", "reason": text}
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= float(job["cpu"]) - 0.05:
+            return {"status": "timeout", "reason": f"CPU limit exceeded ({job['cpu']} s)"}
+        if sig == signal.SIGKILL:
+            return {"status": "failed", "reason": "killed by SIGKILL (memory exhausted?)"}
+        return {"status": "failed", "reason": f"crashed: {signal.Signals(sig).name}"}
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    return {"status": "failed", "reason": f"exited with status {code} before the tests finished"}
+
+
+def _read(fd, buf: bytearray, cap: int) -> bytes:
+    try:
+        chunk = os.read(fd, 1 << 16)
+    except OSError:
+        return b""
+    if len(buf) < cap:
+        buf += chunk[: cap - len(buf)]
+    return chunk
+
+
+def _drain(fd, cap: int, nonblocking: bool = True) -> bytes:
+    """Read what is left in a pipe without blocking (writers may be dead or killed)."""
+    os.set_blocking(fd, False)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        if len(out) < cap:
+            out += chunk[: max(cap - len(out), 0)]
+    return bytes(out)
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _pids_of_uid(uid: int):
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    yield int(name)
+            except OSError:
+                pass
+
+
+def main(argv: list[str]) -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":  # one program, one verdict: fixed string hashing
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-s", "-B", *argv])
+    uid = int(argv[1]) if len(argv) > 1 else 10001
+    isolated = os.getuid() == 0  # as root (in the container) the runner drops each sample to `uid`
+    runner = Runner(uid, isolated)
+    # Everything alive now is the runner's: keep the collector off it, so a forked child neither walks
+    # nor copies (copy-on-write) those pages. Halves the per-sample cost.
+    gc.freeze()
+    out = sys.stdout.buffer
+    hello = {"ready": True, "protocol": PROTOCOL, "python": sys.version.split()[0], "isolated": isolated}
+    out.write(json.dumps(hello).encode() + b"\n")
+    out.flush()
+    for line in sys.stdin.buffer:  # ends when the host's channel closes
+        if not line.strip():
+            continue
+        job: dict = {}
+        try:
+            job = json.loads(line)
+            result = runner.run(job)
+        except Exception as exc:  # a harness failure, reported as such, never as a wrong answer
+            result = {"id": job.get("id") if isinstance(job, dict) else None, "status": "error",
+                      "reason": f"runner: {exc!r}"[:REASON_CAP], "dirty": True}
+        out.write(json.dumps(result).encode() + b"\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

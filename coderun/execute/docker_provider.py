@@ -25,7 +25,7 @@ HEADROOM = 512 << 20  # container memory above the per-sample limit: the runner,
 CAPS = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]  # what the runner needs, no more
 
 
-def _owner() -> str:
+def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -143,7 +143,7 @@ class DockerSandbox(ChannelSandbox):
             p.image_name, command=["python3", "-s", "-B", "/opt/coderun/runner.py", str(uid)],
             stdin_open=True, detach=False,  # docker-py sets StdinOnce with these: EOF on our close
             environment={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"},
-            labels={LABEL: "1", OWNER_LABEL: _owner()}, user="0", working_dir="/",
+            labels={LABEL: "1", OWNER_LABEL: owner()}, user="0", working_dir="/",
             host_config=self.api.create_host_config(**p.host_config(self.index)),
         )
         self.id = container["Id"]

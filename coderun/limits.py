@@ -11,7 +11,7 @@ from coderun.datasets.base import Benchmark, Problem
 from coderun.execute.base import Job
 from coderun.execute.pool import SandboxPool
 
-FLOOR = 1.0  # seconds of CPU
+FLOOR = 0.5  # seconds of CPU: 10x the slowest passing HumanEval sample seen, and CPU time ignores load
 FACTOR = 4.0
 CALIBRATION_LIMIT = 20.0  # CPU seconds a reference solution may take while being measured
 

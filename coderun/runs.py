@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -40,7 +40,7 @@ class ResultRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = dict(self.__dict__)  # flat fields only: asdict's deep copy costs ~80 us a row
         extra = d.pop("extra")
         return {**d, **{k: v for k, v in extra.items() if k not in d}}
 

@@ -53,6 +53,7 @@ class Runner:
         scratch = self._make_scratch()
         out_r, out_w = os.pipe()
         ver_r, ver_w = os.pipe()
+        ooms = _oom_kills()
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
@@ -70,7 +71,8 @@ class Runner:
         os.close(ver_r)
         dirty |= self._clean(scratch)
         cpu = usage.ru_utime + usage.ru_stime
-        result = _judge(nonce, verdict_bytes, status, timed_out, cpu, job)
+        oom = None if ooms is None else _oom_kills() != ooms
+        result = _judge(nonce, verdict_bytes, status, timed_out, cpu, job, oom)
         result.update(id=job["id"], cpu=round(cpu, 4), wall=round(wall, 4), dirty=dirty,
                       output=output.decode("utf-8", "replace"))
         return result
@@ -259,7 +261,7 @@ def _reason(exc: BaseException, job: dict) -> str:
     return text[:REASON_CAP]
 
 
-def _judge(nonce: bytes, data: bytes, status: int, timed_out, cpu: float, job: dict) -> dict:
+def _judge(nonce: bytes, data: bytes, status: int, timed_out, cpu: float, job: dict, oom) -> dict:
     """The verdict: passed only if the nonce-tagged pass mark arrived; the rest says why not."""
     marks = data.split(nonce)[1:]  # each: a kind byte (P pass, F failed, E setup error) and its text
     if any(m[:1] == b"P" for m in marks):
@@ -276,8 +278,12 @@ def _judge(nonce: bytes, data: bytes, status: int, timed_out, cpu: float, job: d
         sig = os.WTERMSIG(status)
         if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= float(job["cpu"]) - 0.05:
             return {"status": "timeout", "reason": f"CPU limit exceeded ({job['cpu']} s)"}
+        if sig == signal.SIGKILL and oom is not False:
+            return {"status": "failed", "reason": "killed: out of memory (the sandbox's memory limit)"}
         if sig == signal.SIGKILL:
-            return {"status": "failed", "reason": "killed by SIGKILL (memory exhausted?)"}
+            # Nothing in the sandbox sent it and the container did not run out of memory: the kill came
+            # from outside (the host's OOM killer, an operator). Not the sample's answer: a harness error.
+            return {"status": "error", "reason": "killed by SIGKILL from outside the sandbox"}
         return {"status": "failed", "reason": f"crashed: {signal.Signals(sig).name}"}
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
     return {"status": "failed", "reason": f"exited with status {code} before the tests finished"}
@@ -316,6 +322,19 @@ def _proc_cpu(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _oom_kills() -> int | None:
+    """The container's count of OOM kills (cgroup v2 or v1), or None where it cannot be read."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _pids_of_uid(uid: int):

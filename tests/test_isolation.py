@@ -158,3 +158,40 @@ def test_leftovers_of_a_dead_coderun_are_removed_at_start():
             c.remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+def test_cgroup_out_of_memory_is_a_failure_that_says_so(docker_pool):
+    """Two processes, each under its own address-space limit, together over the container's memory."""
+    hog = ("import os\nx = bytearray(900 << 20)\nfor i in range(0, len(x), 4096):\n    x[i] = 1\n"
+           "pid = os.fork()\nfor i in range(0, len(x), 4096):\n    x[i] = 2\n"
+           "if pid:\n    os.waitpid(pid, 0)\n")
+    hostile, good, wrong = run_with_neighbours(docker_pool, job(hog, "pass\n", cpu=5.0, mem=1 << 30))
+    assert hostile.status == "failed" and ("out of memory" in hostile.reason or "MemoryError" in hostile.reason
+                                           or "exited" in hostile.reason), hostile
+    assert (good.status, wrong.status) == ("passed", "failed")
+
+
+def test_a_kill_from_outside_is_a_harness_error_and_is_retried(docker_pool):
+    """A sample killed by something outside the sandbox (here: root on the host) did not give an answer."""
+    import subprocess
+
+    marker = f"outside-kill-{time.monotonic_ns()}"
+    sleeper = f"import time\ntime.sleep(1.5)\n# {marker}\n"
+
+    def kill_first_attempt():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ps = subprocess.run(["ps", "-eo", "pid,uid,etimes,args"], capture_output=True, text=True).stdout
+            pids = [line.split()[0] for line in ps.splitlines()[1:]
+                    if line.split()[1].startswith("1000") and "runner.py" in line]
+            if pids:
+                time.sleep(0.3)
+                subprocess.run(["kill", "-9", *pids])
+                return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=kill_first_attempt)
+    t.start()
+    verdict = docker_pool.run_all([job(sleeper, "pass\n", cpu=1.0, wall=6.0)])[0]
+    t.join()
+    assert verdict.status == "passed" and verdict.attempts == 2, verdict

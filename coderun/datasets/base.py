@@ -14,6 +14,7 @@ import json
 import os
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -29,10 +30,15 @@ class Program:
     test: str
 
     def digest(self) -> str:
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:  # computed once: resuming and de-duplication ask for it often
         h = hashlib.sha256()
         for part in (self.solution, self.test):
-            h.update(len(part.encode()).to_bytes(8, "little"))
-            h.update(part.encode())
+            data = part.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "little"))
+            h.update(data)
         return h.hexdigest()
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import struct
+import select
 import threading
 from typing import Any
 
@@ -134,6 +135,7 @@ class DockerSandbox(ChannelSandbox):
         self.id = ""
         self.name = ""
         self._sock = None
+        self._frames = b""
         self._closed = threading.Event()
 
     def start(self) -> dict[str, Any]:
@@ -151,7 +153,6 @@ class DockerSandbox(ChannelSandbox):
         sock = self.api.attach_socket(self.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         self._sock = getattr(sock, "_sock", sock)
         self.api.start(self.id)
-        threading.Thread(target=self._read_loop, name=f"sandbox-{self.name}", daemon=True).start()
         return self._await_hello(timeout=60)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -160,24 +161,21 @@ class DockerSandbox(ChannelSandbox):
         except (OSError, AttributeError) as exc:
             raise SandboxDied(f"channel closed: {exc}") from None
 
-    def _read_loop(self) -> None:
-        """Demultiplex Docker's stream frames; each stdout line is one message."""
-        buf = b""
-        try:
-            while True:
-                header = _read_exactly(self._sock, 8)
-                stream, size = header[0], struct.unpack(">I", header[4:])[0]
-                data = _read_exactly(self._sock, size)
-                if stream != 1:
-                    continue  # the runner's stderr: diagnostics only, never a verdict
-                buf += data
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.strip():
-                        self._deliver(json.loads(line))
-        except Exception:
-            pass
-        self._deliver(None)
+    def _read_some(self, timeout: float) -> bytes:
+        if not select.select([self._sock], [], [], timeout)[0]:
+            raise TimeoutError
+        return self._sock.recv(1 << 16)
+
+    def _feed(self, data: bytes) -> None:
+        """Docker multiplexes stdout and stderr in frames (8-byte header: stream, 0, 0, 0, size)."""
+        self._frames += data
+        while len(self._frames) >= 8:
+            stream, size = self._frames[0], struct.unpack(">I", self._frames[4:8])[0]
+            if len(self._frames) < 8 + size:
+                return
+            payload, self._frames = self._frames[8:8 + size], self._frames[8 + size:]
+            if stream == 1:  # the runner's stderr is diagnostics only, never a verdict
+                super()._feed(payload)
 
     def close(self) -> None:
         if self._closed.is_set():
@@ -194,16 +192,6 @@ class DockerSandbox(ChannelSandbox):
                 self.api.remove_container(self.id, force=True)
             except Exception:
                 pass  # already gone (auto-remove) or the daemon is down; leftovers go at next start
-
-
-def _read_exactly(sock, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
 
 
 def _short(exc: Exception) -> str:

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import select
 import warnings
 from importlib import resources
 from typing import Any
@@ -49,17 +49,13 @@ class LocalSandbox(ChannelSandbox):
         self.proc = subprocess.Popen([sys.executable, "-s", "-B", self.runner], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, start_new_session=True)
         self.name = f"local-{self.proc.pid}"
-        threading.Thread(target=self._read_loop, daemon=True).start()
         return self._await_hello(timeout=30)
 
-    def _read_loop(self) -> None:
-        try:
-            for line in self.proc.stdout:
-                if line.strip():
-                    self._deliver(json.loads(line))
-        except Exception:
-            pass
-        self._deliver(None)
+    def _read_some(self, timeout: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        if not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError
+        return os.read(fd, 1 << 16)
 
     def send(self, message: dict[str, Any]) -> None:
         try:

@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Iterable, Iterator
 
 from coderun.errors import SandboxError
@@ -21,6 +21,7 @@ from coderun.execute.base import Job, Provider, Sandbox, SandboxDied, Verdict
 
 ANSWER_GRACE = 15.0  # seconds past a job's wall limit before its sandbox counts as hung
 MAX_ATTEMPTS = 2  # a job whose sandbox died this many times is the job's fault
+PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
 CACHE_SIZE = 200_000  # verdicts kept for running identical programs once (no outputs: bounded memory)
 
 
@@ -129,42 +130,18 @@ class SandboxPool:
 
     # ---- workers -----------------------------------------------------------------------------------
     def _work(self, index: int, ready: threading.Event) -> None:
-        sandbox, done = None, 0
+        worker = _Worker(self, index)
         try:
-            sandbox = self._start(index)
+            worker.sandbox = self._start(index)
             ready.set()
             while not self._stop.is_set():
-                try:
-                    key, job, attempt = self._jobs.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if sandbox is None:
-                    sandbox, done = self._start(index), 0
-                try:
-                    verdict, dirty = self._execute(sandbox, key, job, attempt)
-                except SandboxDied as died:
-                    self._retire(sandbox)
-                    sandbox = None
-                    self._on_death(key, job, attempt, died)
-                    continue
-                done += 1
-                if dirty or done >= self.max_jobs:
-                    self._retire(sandbox)
-                    sandbox = None
-                if verdict.status == "error" and attempt + 1 < MAX_ATTEMPTS:
-                    self.stats["retried"] += 1
-                    self._jobs.put((key, job, attempt + 1))  # a fresh sandbox gets one more try
-                    self._retire(sandbox)
-                    sandbox = None
-                    continue
-                self._results.put((key, verdict))
+                worker.step()
         except BaseException as exc:  # noqa: BLE001 - reported to the caller, never swallowed
             if not self._stop.is_set() and self._fatal is None:
                 self._fatal = exc if isinstance(exc, SandboxError) else SandboxError(f"sandbox worker failed: {exc}")
         finally:
             ready.set()
-            if sandbox is not None:
-                self._retire(sandbox)
+            self._retire(worker.sandbox)
 
     def _start(self, index: int) -> Sandbox:
         sandbox = self.provider.sandbox(index)
@@ -172,9 +149,6 @@ class SandboxPool:
             self._live.add(sandbox)
         try:
             sandbox.start()
-        except SandboxDied as exc:
-            self._retire(sandbox)
-            raise SandboxError(f"a sandbox failed to start: {exc}") from None
         except Exception as exc:
             self._retire(sandbox)
             raise SandboxError(f"a sandbox failed to start: {str(exc).splitlines()[0][:200]}") from None
@@ -189,26 +163,87 @@ class SandboxPool:
                 self._live.discard(sandbox)
                 self.stats["replaced"] += 1
 
-    def _execute(self, sandbox: Sandbox, key: str, job: Job, attempt: int) -> tuple[Verdict, bool]:
-        started = time.monotonic()
-        sandbox.send(job.message(key[:16]))
+
+class _Worker:
+    """Feeds one sandbox, keeping PIPELINE jobs in flight so the runner never waits for the host.
+
+    The runner works through its jobs in order, so the oldest job in flight is the one running: when a
+    sandbox dies, that job is charged an attempt, and the jobs queued behind it are re-queued as they were.
+    """
+
+    def __init__(self, pool: SandboxPool, index: int):
+        self.pool, self.index = pool, index
+        self.sandbox: Sandbox | None = None
+        self.inflight: deque[tuple[str, Job, int]] = deque()
+        self.done = 0
+
+    def step(self) -> None:
+        self._fill()
+        if not self.inflight:
+            return
+        key, job, attempt = self.inflight[0]
+        try:
+            msg = self._receive(key, job)
+        except SandboxDied as died:
+            self._replace(requeue_head=False)
+            self._on_death(key, job, attempt, died)
+            return
+        self.inflight.popleft()
+        verdict = self._verdict(msg, attempt)
+        self.done += 1
+        if verdict.status == "error" and attempt + 1 < MAX_ATTEMPTS:
+            self.pool.stats["retried"] += 1
+            self.pool._jobs.put((key, job, attempt + 1))  # one more try, in a fresh sandbox
+            self._replace()
+            return
+        self.pool._results.put((key, verdict))
+        if msg.get("dirty") or self.done >= self.pool.max_jobs:
+            self._replace()  # the jobs behind it run in a fresh sandbox, not in a dirty one
+
+    def _fill(self) -> None:
+        while len(self.inflight) < PIPELINE:
+            try:
+                item = self.pool._jobs.get(timeout=0.2 if not self.inflight else 0)
+            except queue.Empty:
+                return
+            if self.sandbox is None:
+                self.sandbox, self.done = self.pool._start(self.index), 0
+            self.inflight.append(item)
+            key, job, _ = item
+            try:
+                self.sandbox.send(job.message(key[:16]))
+            except SandboxDied:
+                return  # the receive that follows sees the dead channel and handles it
+
+    def _receive(self, key: str, job: Job) -> dict[str, Any]:
         while True:
-            msg = sandbox.receive(timeout=job.wall + ANSWER_GRACE)
+            msg = self.sandbox.receive(timeout=job.wall + ANSWER_GRACE)
             if msg.get("id") == key[:16]:
-                break  # anything else is a stale answer to a job given up on; skip it
-        self.stats["executed"] += 1
-        verdict = Verdict(status=msg.get("status", "error"), reason=msg.get("reason", ""),
-                          cpu=float(msg.get("cpu", 0.0)), wall=float(msg.get("wall", time.monotonic() - started)),
-                          output=msg.get("output", "")[:2048], attempts=attempt + 1, sandbox=sandbox.name)
-        return verdict, bool(msg.get("dirty"))
+                return msg
+            # anything else is an answer to a job given up on earlier; skip it
+
+    def _verdict(self, msg: dict[str, Any], attempt: int) -> Verdict:
+        self.pool.stats["executed"] += 1
+        return Verdict(status=msg.get("status", "error"), reason=msg.get("reason", ""),
+                       cpu=float(msg.get("cpu", 0.0)), wall=float(msg.get("wall", 0.0)),
+                       output=msg.get("output", "")[:2048], attempts=attempt + 1, sandbox=self.sandbox.name)
+
+    def _replace(self, requeue_head: bool = True) -> None:
+        """Retire the sandbox; jobs still in flight go back to the queue unchanged."""
+        self.pool._retire(self.sandbox)
+        self.sandbox = None
+        pending = list(self.inflight) if requeue_head else list(self.inflight)[1:]
+        self.inflight.clear()
+        for item in pending:
+            self.pool._jobs.put(item)
 
     def _on_death(self, key: str, job: Job, attempt: int, died: SandboxDied) -> None:
-        if not self.provider.healthy():
+        if not self.pool.provider.healthy():
             raise SandboxError("the sandbox provider stopped answering (is the Docker daemon running?); "
                                "finished verdicts are saved, run the same command again to resume")
         if attempt + 1 >= MAX_ATTEMPTS:
-            self._results.put((key, Verdict("failed", reason=f"the sample killed its sandbox {MAX_ATTEMPTS} "
-                                                             f"times ({died})", attempts=attempt + 1)))
+            reason = f"the sample killed its sandbox {MAX_ATTEMPTS} times ({died})"
+            self.pool._results.put((key, Verdict("failed", reason=reason, attempts=attempt + 1)))
         else:
-            self.stats["retried"] += 1
-            self._jobs.put((key, job, attempt + 1))
+            self.pool.stats["retried"] += 1
+            self.pool._jobs.put((key, job, attempt + 1))

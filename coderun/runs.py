@@ -125,9 +125,11 @@ class RunDir:
             self._fd = os.open(self.results_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         line = (json.dumps(row.to_json(), ensure_ascii=False) + "\n").encode()
         try:
-            os.write(self._fd, line)  # one write per row: a kill leaves at most one partial line
+            written = os.write(self._fd, line)  # one write per row: a kill leaves at most one partial line
         except OSError as exc:
             raise CoderunError(f"cannot write {self.results_path}: {exc.strerror}") from None
+        if written != len(line):  # a full disk can take part of a line; the next start cuts it off
+            raise CoderunError(f"cannot write {self.results_path}: No space left on device")
 
     def close(self) -> None:
         if self._fd is not None:

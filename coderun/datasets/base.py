@@ -196,10 +196,14 @@ def _read_rows(path: Path, where: str, validate: Validator) -> tuple[list[dict],
         validate(rows, where)
         return rows
 
+    # The plain parse goes first and is authoritative: it names the bad row, and only a file that is
+    # well-formed reaches pyarrow's JSON reader (which can crash the process on some malformed input).
+    plain = check(_rows_via_json(data, where))
     try:
-        return check(_rows_via_datasets(path, sha)), sha
-    except Exception:  # see the note above: the plain parse is authoritative and names the bad row
-        return check(_rows_via_json(data, where)), sha
+        rows = check(_rows_via_datasets(path, sha))
+    except Exception:  # the library altered or refused rows the plain parse accepted: keep the plain ones
+        return plain, sha
+    return (rows if rows == plain else plain), sha
 
 
 def _rows_via_datasets(path: Path, sha: str) -> list[dict]:

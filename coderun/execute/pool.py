@@ -26,8 +26,10 @@ CACHE_SIZE = 200_000  # verdicts kept for running identical programs once (no ou
 
 
 class SandboxPool:
-    def __init__(self, provider: Provider, workers: int | None = None, max_jobs_per_sandbox: int = 1000):
+    def __init__(self, provider: Provider, workers: int | None = None, max_jobs_per_sandbox: int = 1000,
+                 answer_grace: float = ANSWER_GRACE):
         self.provider = provider
+        self.answer_grace = answer_grace
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.max_jobs = max_jobs_per_sandbox
         self.info: dict[str, Any] = {}
@@ -217,7 +219,7 @@ class _Worker:
 
     def _receive(self, key: str, job: Job) -> dict[str, Any]:
         while True:
-            msg = self.sandbox.receive(timeout=job.wall + ANSWER_GRACE)
+            msg = self.sandbox.receive(timeout=job.wall + self.pool.answer_grace)
             if msg.get("id") == key[:16]:
                 return msg
             # anything else is an answer to a job given up on earlier; skip it

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import coderun
 from coderun import datasets, limits, scoring
 from coderun.datasets.base import Benchmark, Program
 from coderun.errors import InputError
 from coderun.execute.base import parse_size
-from coderun.runs import ResultRow, RunDir, latest_rows, now_iso
-from coderun.samples import Sample, read_samples
+from coderun.runs import ResultRow, RowRef, RunDir, now_iso
+from coderun.samples import Sample, iter_samples
 
 CONFIG_FORMAT = 1
 
@@ -67,40 +67,50 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def load_benchmark(name: str, path: str | None, from_hub: bool, challenge_tests: bool,
-                   task_ids: list[str] | None) -> Benchmark:
+def load_benchmark(name: str, path: str | None, from_hub: bool, challenge_tests: bool) -> Benchmark:
     options = {"challenge_tests": True} if challenge_tests else {}
-    bench = datasets.load(name, path=path, from_hub=from_hub, **options)
-    return bench.select(task_ids) if task_ids else bench
+    return datasets.load(name, path=path, from_hub=from_hub, **options)
+
+
+@dataclass
+class Plan:
+    """What a samples file asks for, without holding its code: each sample's program digest, in input
+    order. Memory per sample stays at a key and a digest, however long the completions."""
+
+    digests: dict[tuple[str, int], str]
+    per_task: Counter
 
 
 def evaluate(opts: EvaluateOptions, progress: Progress | None = None) -> Outcome:
     """`coderun evaluate`: score a samples file, reusing every verdict an earlier run recorded."""
     progress = progress or Progress()
-    bench = load_benchmark(opts.dataset, opts.dataset_path, opts.from_hub, opts.challenge_tests, opts.task_ids)
-    samples = read_samples(opts.samples, bench)
-    if opts.task_ids:
-        wanted = {p.task_id for p in bench.problems}
-        samples = [s for s in samples if s.task_id in wanted]
-        if not samples:
-            raise InputError("no samples for the selected --task-ids")
-    per_task = Counter(s.task_id for s in samples)
-    ks = scoring.resolve_ks(opts.k, per_task)
-    programs = [(s, _program(bench, s)) for s in samples]
-    outcome = execute(opts, bench, programs, progress)
-    outcome.summary = _finish(RunDir(outcome.run_dir), bench, programs, ks, opts.dataset)
-    if len(per_task) < len(bench):
-        outcome.notes.append(f"the samples cover {len(per_task)} of {len(bench)} problems; "
-                             f"pass@k is over those {len(per_task)}")
+    bench = load_benchmark(opts.dataset, opts.dataset_path, opts.from_hub, opts.challenge_tests)
+    plan = make_plan(opts, bench)  # reads the whole file once: bad input stops here, before anything runs
+    ks = scoring.resolve_ks(opts.k, plan.per_task)
+    outcome = execute(opts, bench, plan, progress)
+    outcome.summary = _finish(RunDir(outcome.run_dir), bench, plan, ks, opts.dataset)
+    if len(plan.per_task) < len(bench):
+        outcome.notes.append(f"the samples cover {len(plan.per_task)} of {len(bench)} problems; "
+                             f"pass@k is over those {len(plan.per_task)}")
     return outcome
 
 
-def _program(bench: Benchmark, s: Sample) -> Program:
-    return bench.program(bench.get(s.task_id), completion=s.completion, solution=s.solution)
+def make_plan(opts: EvaluateOptions, bench: Benchmark) -> Plan:
+    digests = {(s.task_id, s.sample_index): p.digest() for s, p in _programs(opts, bench)}
+    if not digests:
+        raise InputError("no samples for the selected --task-ids")
+    return Plan(digests, Counter(task for task, _ in digests))
 
 
-def execute(opts: EvaluateOptions, bench: Benchmark, programs: list[tuple[Sample, Program]],
-            progress: Progress) -> Outcome:
+def _programs(opts: EvaluateOptions, bench: Benchmark) -> Iterator[tuple[Sample, Program]]:
+    """The samples file, streamed, as (sample, program); --task-ids keeps only those problems."""
+    wanted = {p.task_id for p in bench.select(opts.task_ids).problems} if opts.task_ids else None
+    for s in iter_samples(opts.samples, bench):
+        if wanted is None or s.task_id in wanted:
+            yield s, bench.program(bench.get(s.task_id), completion=s.completion, solution=s.solution)
+
+
+def execute(opts: EvaluateOptions, bench: Benchmark, plan: Plan, progress: Progress) -> Outcome:
     """Run what has no verdict yet; append each verdict as it arrives."""
     run = RunDir(opts.out_dir())
     config = _config(opts, bench)
@@ -108,13 +118,14 @@ def execute(opts: EvaluateOptions, bench: Benchmark, programs: list[tuple[Sample
     reusable = old is not None and _same_execution(old, config)
     if old is not None and not reusable:
         run.set_aside_results()
-    done = _reusable_rows(run, programs) if reusable else {}
-    todo = [(s, p) for s, p in programs if (s.task_id, s.sample_index) not in done]
+    done = _reusable(run, plan) if reusable else {}
+    todo = [key for key in plan.digests if key not in done]
     outcome = Outcome(run.path.as_posix(), {}, reused=len(done))
-    progress.start(len(programs), Counter(r.status for r in done.values()))
+    progress.start(len(plan.digests), Counter(r.status for r in done.values()))
     if not todo:
         if old is None or not reusable:
             run.write_config(config)
+        progress.stop()
         return outcome
     from coderun.execute.base import get_provider
     from coderun.execute.pool import SandboxPool
@@ -126,19 +137,12 @@ def execute(opts: EvaluateOptions, bench: Benchmark, programs: list[tuple[Sample
             config["execution"]["sandbox"] = pool.info
             if reusable and old["execution"].get("sandbox", {}).get("image_id") != pool.info.get("image_id"):
                 run.set_aside_results()  # another sandbox image: earlier verdicts no longer apply
-                done, todo = {}, programs
-            config["execution"]["limits"] = _limits(opts, pool, bench, programs, memory,
-                                                    old if reusable and done else None)
+                done, todo = {}, list(plan.digests)
+                outcome.reused = 0
+            tasks = sorted({task for task, _ in todo})
+            config["execution"]["limits"] = _limits(opts, pool, bench, tasks, memory, old if done else None)
             run.write_config(config)
-            cpu = config["execution"]["limits"]
-            items = (((s, p), limits.job(p, cpu[s.task_id]["cpu"], memory)) for s, p in todo)
-            for (s, p), verdict in pool.run(items):
-                row = ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=verdict.status,
-                                passed=verdict.passed, reason=verdict.reason, time=round(verdict.wall, 4),
-                                cpu_time=round(verdict.cpu, 4), finished_at=now_iso(), program=p.digest(),
-                                attempts=verdict.attempts, sandbox=verdict.sandbox, output=verdict.output)
-                run.append(row)
-                progress.advance(row)
+            _run(pool, run, _todo_programs(opts, bench, set(todo)), config["execution"]["limits"], memory, progress)
             outcome.executed = pool.stats["executed"]
     finally:
         run.close()
@@ -146,24 +150,37 @@ def execute(opts: EvaluateOptions, bench: Benchmark, programs: list[tuple[Sample
     return outcome
 
 
-def _finish(run: RunDir, bench: Benchmark, programs, ks: list[int], dataset: str) -> dict[str, Any]:
+def _todo_programs(opts, bench, todo: set) -> Iterator[tuple[Sample, Program]]:
+    return ((s, p) for s, p in _programs(opts, bench) if (s.task_id, s.sample_index) in todo)
+
+
+def _run(pool, run: RunDir, programs, cpu_limits: dict, memory: int, progress: Progress) -> None:
+    items = (((s, p), limits.job(p, cpu_limits[s.task_id]["cpu"], memory)) for s, p in programs)
+    for (s, p), verdict in pool.run(items):
+        row = ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=verdict.status,
+                        passed=verdict.passed, reason=verdict.reason, time=round(verdict.wall, 4),
+                        cpu_time=round(verdict.cpu, 4), finished_at=now_iso(), program=p.digest(),
+                        attempts=verdict.attempts, sandbox=verdict.sandbox, output=verdict.output)
+        run.append(row)
+        progress.advance(row)
+
+
+def _finish(run: RunDir, bench: Benchmark, plan: Plan, ks: list[int], dataset: str) -> dict[str, Any]:
     """Compact results.jsonl to one row per sample (input order) and write summary.json."""
-    rows = _reusable_rows(run, programs, keep_errors=True)
-    ordered = [rows[(s.task_id, s.sample_index)] for s, _ in programs if (s.task_id, s.sample_index) in rows]
-    run.rewrite_results(ordered)
-    summary = scoring.summarize(ordered, ks, len(programs), dataset)
+    index = run.index_results()
+    refs = [index[key] for key, digest in plan.digests.items() if key in index and index[key].program == digest]
+    if index:
+        run.rewrite_from(refs)
+    summary = scoring.summarize(refs, ks, len(plan.digests), dataset)
     summary["dataset_sha256"] = bench.sha256
     run.write_summary(summary)
     return summary
 
 
-def _reusable_rows(run: RunDir, programs, keep_errors: bool = False) -> dict[tuple[str, int], ResultRow]:
-    digests = {(s.task_id, s.sample_index): p.digest() for s, p in programs}
-    out = {}
-    for key, row in latest_rows(run.read_results()).items():
-        if digests.get(key) == row.program and (keep_errors or row.status != "error"):
-            out[key] = row
-    return out
+def _reusable(run: RunDir, plan: Plan) -> dict[tuple[str, int], RowRef]:
+    """Recorded verdicts of exactly these programs; `error` rows are not answers and run again."""
+    return {key: ref for key, ref in run.index_results().items()
+            if plan.digests.get(key) == ref.program and ref.status != "error"}
 
 
 def _config(opts: EvaluateOptions, bench: Benchmark) -> dict[str, Any]:
@@ -185,9 +202,8 @@ def _same_execution(old: dict[str, Any], new: dict[str, Any]) -> bool:
             and old.get("dataset", {}).get("sha256") == new["dataset"]["sha256"])
 
 
-def _limits(opts, pool, bench: Benchmark, programs, memory: int, old) -> dict[str, dict]:
+def _limits(opts, pool, bench: Benchmark, tasks: list[str], memory: int, old) -> dict[str, dict]:
     """Per-task CPU limits: --timeout for all, or kept from the run being resumed, or calibrated now."""
-    tasks = sorted({s.task_id for s, _ in programs})
     if opts.timeout is not None:
         return {t: {"cpu": float(opts.timeout)} for t in tasks}
     known = (old or {}).get("execution", {}).get("limits", {})

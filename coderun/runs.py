@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from coderun.errors import CoderunError, InputError
 
@@ -56,6 +56,18 @@ class ResultRow:
         return cls(**base, extra={k: v for k, v in d.items() if k not in known})
 
 
+class RowRef(NamedTuple):
+    """Where one recorded row is, and what scoring and resuming need of it."""
+
+    task_id: str
+    sample_index: int
+    program: str
+    status: str
+    passed: bool
+    offset: int
+    length: int
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -85,39 +97,71 @@ class RunDir:
     # ---- results -----------------------------------------------------------------------------------
     def read_results(self) -> list[ResultRow]:
         """Rows recorded so far; a partial last line (a kill mid-write) is cut off the file."""
+        return [ResultRow.from_json(d) for d, _ in self._scan_results()]
+
+    def index_results(self) -> dict[tuple[str, int], RowRef]:
+        """The last row recorded per sample, as a small reference into the file (bounded memory)."""
+        index = {}
+        for d, (offset, length) in self._scan_results():
+            key = (str(d["task_id"]), int(d["sample_index"]))
+            index[key] = RowRef(key[0], key[1], d.get("program", ""), d["status"], bool(d["passed"]), offset, length)
+        return index
+
+    def _scan_results(self) -> Iterator[tuple[dict[str, Any], tuple[int, int]]]:
         if not self.results_path.exists():
-            return []
-        data = self.results_path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            with open(self.results_path, "r+b") as f:
-                f.truncate(end)
-        rows = []
-        for n, line in enumerate(data[:end].splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(ResultRow.from_json(json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise InputError(f"{self.results_path} line {n}: not a result row ({exc})") from None
-        return rows
+            return
+        self._cut_partial_line()
+        with open(self.results_path, "rb") as f:
+            offset = 0
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        d = json.loads(line)
+                        d["task_id"], d["sample_index"], d["status"], d["passed"]  # noqa: B018 - must exist
+                    except (ValueError, TypeError, KeyError) as exc:
+                        raise InputError(f"{self.results_path} line {n}: not a result row ({exc})") from None
+                    yield d, (offset, len(line))
+                offset += len(line)
+
+    def _cut_partial_line(self) -> None:
+        with open(self.results_path, "r+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(max(size - 1, 0))
+            if f.read(1) == b"\n":
+                return
+            pos = size  # walk back to the last newline: everything after it is one partial row
+            while pos > 0:
+                step = min(pos, 1 << 16)
+                f.seek(pos - step)
+                chunk = f.read(step)
+                i = chunk.rfind(b"\n")
+                if i >= 0:
+                    f.truncate(pos - step + i + 1)
+                    return
+                pos -= step
+            f.truncate(0)
+
+    def rewrite_from(self, refs: Iterable[RowRef]) -> None:
+        """Replace results.jsonl with the rows `refs` point at, in that order, atomically."""
+        tmp = self.results_path.with_suffix(".jsonl.tmp")
+        try:
+            with open(self.results_path, "rb") as src, open(tmp, "wb") as dst:
+                for ref in refs:
+                    src.seek(ref.offset)
+                    dst.write(src.read(ref.length))
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, self.results_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CoderunError(f"cannot write {self.results_path}: {exc.strerror}") from None
 
     def set_aside_results(self) -> None:
         """Keep earlier verdicts that no longer apply (execution settings changed) out of the way."""
         if self.results_path.exists():
             os.replace(self.results_path, self.path / "results.prev.jsonl")
-
-    def rewrite_results(self, rows: Iterable[ResultRow]) -> None:
-        """Replace results.jsonl with exactly `rows` (one per sample), atomically."""
-        tmp = RunDir(self.path)
-        tmp.results_path = self.results_path.with_suffix(".jsonl.tmp")
-        tmp.results_path.unlink(missing_ok=True)
-        try:
-            for row in rows:
-                tmp.append(row)
-        finally:
-            tmp.close()
-        os.replace(tmp.results_path, self.results_path)
 
     def append(self, row: ResultRow) -> None:
         if self._fd is None:

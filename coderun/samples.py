@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from coderun.datasets.base import Benchmark, decode_utf8, parse_json
 from coderun.errors import InputError
@@ -34,25 +34,38 @@ class Sample:
 
 def read_samples(path: str | Path, benchmark: Benchmark) -> list[Sample]:
     """All samples of a JSONL or generations.json file, task ids normalised to `benchmark`'s."""
+    return list(iter_samples(path, benchmark))
+
+
+def iter_samples(path: str | Path, benchmark: Benchmark) -> Iterator[Sample]:
+    """The samples one at a time, JSONL streamed line by line so a large file never sits in memory.
+
+    Errors are raised where they are met; callers that must not act on a bad file read it through once
+    first (the pipeline does)."""
     where = str(path)
     p = Path(path)
     if not p.is_file():
         missing = not p.exists()
         raise InputError(f"samples file not found: {where}" if missing else f"samples path is not a file: {where}")
     try:
-        data = p.read_bytes()
+        f = open(p, "rb")
     except OSError as e:
         raise InputError(f"cannot read samples file {where}: {e.strerror or e}") from e
-    text = decode_utf8(data, where)
-    if not text.strip():
-        raise InputError(f"{where}: empty samples file")
-    if text.lstrip().startswith("["):
-        samples = _read_generations(text, where, benchmark)
-    else:
-        samples = _read_jsonl(text, where, benchmark)
-    if not samples:
+    with f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        f.seek(0)
+        if not head:
+            raise InputError(f"{where}: empty samples file")
+        if head.startswith(b"["):
+            samples = iter(_read_generations(decode_utf8(f.read(), where), where, benchmark))
+        else:
+            samples = _read_jsonl(f, where, benchmark)
+        count = 0
+        for sample in samples:
+            count += 1
+            yield sample
+    if not count:
         raise InputError(f"{where}: no samples in the file")
-    return samples
 
 
 def group_by_task(samples: list[Sample]) -> dict[str, list[Sample]]:
@@ -63,22 +76,26 @@ def group_by_task(samples: list[Sample]) -> dict[str, list[Sample]]:
     return groups
 
 
-def _read_jsonl(text: str, where: str, benchmark: Benchmark) -> list[Sample]:
-    samples: list[Sample] = []
+def _read_jsonl(f, where: str, benchmark: Benchmark) -> Iterator[Sample]:
     counts: dict[str, int] = {}
-    # split("\n"), not splitlines(): the latter also breaks at U+2028, which JSON allows raw in strings,
-    # and would split a row and shift every line number after it.
-    for n, line in enumerate(text.split("\n"), 1):
+    # Lines end at b"\n" only: splitlines() would also break at U+2028, which JSON allows raw in
+    # strings, and would split a row and shift every line number after it.
+    for n, raw in enumerate(f, 1):
+        at = f"{where} line {n}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{at}: not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
+        if n == 1 and line.startswith("\ufeff"):
+            line = line[1:]
         if not line.strip():
             continue
-        at = f"{where} line {n}"
         if "\x00" in line:
             raise InputError(f"{at}: binary data (NUL byte), not JSON text")
         row = parse_json(line, at)
         if not isinstance(row, dict):
             raise InputError(f"{at}: expected a JSON object with task_id and completion or solution, got {_kind(row)}")
-        samples.append(_sample(row, at, benchmark, counts))
-    return samples
+        yield _sample(row, at, benchmark, counts)
 
 
 def _sample(row: dict[str, Any], at: str, benchmark: Benchmark, counts: dict[str, int]) -> Sample:

@@ -195,3 +195,12 @@ def test_no_docker_daemon_is_a_clear_error(tmp_path):
     check = subprocess.run([sys.executable, "-m", "coderun", "sandbox", "check"], capture_output=True,
                            text=True, env=env, timeout=120)
     assert check.returncode == 1 and "cannot reach the Docker daemon" in check.stdout
+
+
+@pytest.mark.docker
+def test_task_ids_select_from_a_file_with_other_tasks(tmp_path):
+    result = coderun("evaluate", str(EXAMPLE_SAMPLES), "--task-ids", "HumanEval/3,HumanEval/5", "--out",
+                     str(tmp_path / "run"), "--k", "1")
+    assert result.returncode == 0, result.stderr
+    assert {r["task_id"] for r in rows(tmp_path / "run")} == {"HumanEval/3", "HumanEval/5"}
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["num_samples"] == 40

@@ -9,6 +9,7 @@ run resumes later from what was recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -22,7 +23,7 @@ from coderun.execute.base import Job, Provider, Sandbox, SandboxDied, Verdict
 ANSWER_GRACE = 15.0  # seconds past a job's wall limit before its sandbox counts as hung
 MAX_ATTEMPTS = 2  # a job whose sandbox died this many times is the job's fault
 PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
-CACHE_SIZE = 200_000  # verdicts kept for running identical programs once (no outputs: bounded memory)
+CACHE_SIZE = 50_000  # verdicts kept for running identical programs once (without output: bounded memory)
 
 
 class SandboxPool:
@@ -122,7 +123,7 @@ class SandboxPool:
     def _remember(self, key: str, verdict: Verdict) -> None:
         if verdict.status == "error":
             return  # a harness error is never cached: a later run must try again
-        self._cache[key] = verdict
+        self._cache[key] = dataclasses.replace(verdict, output="")
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 

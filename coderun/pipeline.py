@@ -6,6 +6,7 @@ dataset module does) or how a sandbox runs it (the pool does).
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ class Plan:
     """What a samples file asks for, without holding its code: each sample's program digest, in input
     order. Memory per sample stays at a key and a digest, however long the completions."""
 
-    digests: dict[tuple[str, int], str]
+    digests: dict[tuple[str, int], bytes]  # sha256 of each program, binary
     per_task: Counter
 
 
@@ -96,7 +97,7 @@ def evaluate(opts: EvaluateOptions, progress: Progress | None = None) -> Outcome
 
 
 def make_plan(opts: EvaluateOptions, bench: Benchmark) -> Plan:
-    digests = {(s.task_id, s.sample_index): p.digest() for s, p in _programs(opts, bench)}
+    digests = {(sys.intern(s.task_id), s.sample_index): bytes.fromhex(p.digest()) for s, p in _programs(opts, bench)}
     if not digests:
         raise InputError("no samples for the selected --task-ids")
     return Plan(digests, Counter(task for task, _ in digests))

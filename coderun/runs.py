@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +62,18 @@ class RowRef(NamedTuple):
 
     task_id: str
     sample_index: int
-    program: str
+    program: bytes  # sha256 of the program, binary
     status: str
     passed: bool
     offset: int
     length: int
+
+
+def _digest_bytes(hexdigest: str) -> bytes:
+    try:
+        return bytes.fromhex(hexdigest)
+    except (ValueError, TypeError):
+        return b""
 
 
 def now_iso() -> str:
@@ -103,8 +111,10 @@ class RunDir:
         """The last row recorded per sample, as a small reference into the file (bounded memory)."""
         index = {}
         for d, (offset, length) in self._scan_results():
-            key = (str(d["task_id"]), int(d["sample_index"]))
-            index[key] = RowRef(key[0], key[1], d.get("program", ""), d["status"], bool(d["passed"]), offset, length)
+            # Interned ids and statuses, and a binary digest: a long run keeps ~200 bytes per row here.
+            key = (sys.intern(str(d["task_id"])), int(d["sample_index"]))
+            index[key] = RowRef(key[0], key[1], _digest_bytes(d.get("program", "")), sys.intern(str(d["status"])),
+                                bool(d["passed"]), offset, length)
         return index
 
     def _scan_results(self) -> Iterator[tuple[dict[str, Any], tuple[int, int]]]:

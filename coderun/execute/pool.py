@@ -23,7 +23,8 @@ from coderun.execute.base import Job, Provider, Sandbox, SandboxDied, Verdict
 ANSWER_GRACE = 15.0  # seconds past a job's wall limit before its sandbox counts as hung
 MAX_ATTEMPTS = 2  # a job whose sandbox died this many times is the job's fault
 PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
-CACHE_SIZE = 50_000  # verdicts kept for running identical programs once (without output: bounded memory)
+CACHE_SIZE = 10_000  # recent verdicts, for running identical programs once; an LRU keeps memory flat
+# (identical samples of one problem arrive close together in a samples file)
 
 
 class SandboxPool:

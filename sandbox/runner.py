@@ -160,7 +160,7 @@ class Runner:
         if not self.isolated:
             return dirty
         try:
-            dirty |= any(n for n in os.listdir(self.scratch_root) if not n.startswith("s"))
+            dirty |= bool(os.listdir(self.scratch_root))  # only this job's scratch lived there, now removed
             for d in SHARED_DIRS:
                 if os.path.isdir(d) and os.listdir(d):
                     dirty = True

@@ -82,7 +82,8 @@ def test_leftover_process_cannot_touch_a_later_sample(docker_pool):
 
 
 def test_files_do_not_survive_into_the_next_sample(docker_pool):
-    plant = "import os\nopen('/tmp/planted', 'w').write('x')\nopen('/dev/shm/planted', 'w').write('x')\n"
+    plant = ("import os\nopen('/tmp/planted', 'w').write('x')\nopen('/dev/shm/planted', 'w').write('x')\n"
+             "os.makedirs('/tmp/s12345', exist_ok=True)\nopen('/tmp/s12345/planted', 'w').write('x')\n")
     look = ("import os, glob\nassert not glob.glob('/tmp/**/planted', recursive=True)\n"
             "assert not os.path.exists('/dev/shm/planted')\n")
     planted, looked = docker_pool.run_all([job(plant, "pass\n"), job(look, "pass\n")])

@@ -149,8 +149,11 @@ LATER = [
          "    while True:\n        for d in os.listdir('/tmp'):\n            try:\n"
          "                open(os.path.join('/tmp', d, 'junk'), 'wb').write(b'x' * (1 << 20))\n"
          "            except OSError:\n                pass\n", reason="AssertionError"),
+    Case("plants a scratch-like directory in /tmp", "import os\nos.makedirs('/tmp/s999999', exist_ok=True)\n"
+         "open('/tmp/s999999/math.py', 'w').write('raise SystemExit')\n", reason="AssertionError"),
     Case("reads other samples' files", "import glob\nprint(glob.glob('/tmp/**', recursive=True))\n"
          "print(glob.glob('/dev/shm/*'))\n", reason="AssertionError"),
 ]
 
 ALL = CHEATS + TIME + RESOURCES + REACH + RUNNER + LATER
+

@@ -174,21 +174,27 @@ def test_cgroup_out_of_memory_is_a_failure_that_says_so(docker_pool):
 
 def test_a_kill_from_outside_is_a_harness_error_and_is_retried(docker_pool):
     """A sample killed by something outside the sandbox (here: root on the host) did not give an answer."""
+    import os
     import subprocess
 
     marker = f"outside-kill-{time.monotonic_ns()}"
     sleeper = f"import time\ntime.sleep(1.5)\n# {marker}\n"
 
     def kill_first_attempt():
+        """Kill (as root on the host) the sample process inside this pool's own sandbox, once."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            ps = subprocess.run(["ps", "-eo", "pid,uid,etimes,args"], capture_output=True, text=True).stdout
-            pids = [line.split()[0] for line in ps.splitlines()[1:]
-                    if line.split()[1].startswith("1000") and "runner.py" in line]
-            if pids:
-                time.sleep(0.3)
-                subprocess.run(["kill", "-9", *pids])
-                return
+            ours = {sb.id for sb in docker_pool._live}
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cgroup = open(f"/proc/{pid}/cgroup").read()
+                    uid = os.stat(f"/proc/{pid}").st_uid
+                except OSError:
+                    continue
+                if uid >= 10001 and any(cid in cgroup for cid in ours):
+                    time.sleep(0.3)
+                    subprocess.run(["kill", "-9", pid])
+                    return
             time.sleep(0.02)
 
     t = threading.Thread(target=kill_first_attempt)

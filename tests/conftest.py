@@ -46,6 +46,6 @@ def sandbox_containers() -> list:
     """Sandbox containers owned by this test process (other coderun runs may share the daemon)."""
     import docker
 
-    from coderun.execute.docker_provider import LABEL, OWNER_LABEL, owner
+    from coderun.execute.docker_provider import OWNER_LABEL, owner
 
     return docker.from_env().containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"})

@@ -13,7 +13,6 @@ import dataclasses
 import os
 import queue
 import threading
-import time
 from collections import OrderedDict, deque
 from typing import Any, Iterable, Iterator
 

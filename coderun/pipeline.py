@@ -85,10 +85,15 @@ class Plan:
 def evaluate(opts: EvaluateOptions, progress: Progress | None = None) -> Outcome:
     """`coderun evaluate`: score a samples file, reusing every verdict an earlier run recorded."""
     progress = progress or Progress()
-    bench = load_benchmark(opts.dataset, opts.dataset_path, opts.from_hub, opts.challenge_tests)
-    plan = make_plan(opts, bench)  # reads the whole file once: bad input stops here, before anything runs
-    ks = scoring.resolve_ks(opts.k, plan.per_task)
-    outcome = execute(opts, bench, plan, progress)
+    pending = start_pool(opts) if _may_execute(opts) else None  # boots while the data loads
+    try:
+        bench = load_benchmark(opts.dataset, opts.dataset_path, opts.from_hub, opts.challenge_tests)
+        plan = make_plan(opts, bench)  # reads the whole file once: bad input stops here, before anything runs
+        ks = scoring.resolve_ks(opts.k, plan.per_task)
+        outcome = execute(opts, bench, plan, progress, pending)
+    finally:
+        if pending is not None:
+            pending.close()
     outcome.summary = _finish(RunDir(outcome.run_dir), bench, plan, ks, opts.dataset)
     if len(plan.per_task) < len(bench):
         outcome.notes.append(f"the samples cover {len(plan.per_task)} of {len(bench)} problems; "
@@ -111,7 +116,21 @@ def _programs(opts: EvaluateOptions, bench: Benchmark) -> Iterator[tuple[Sample,
             yield s, bench.program(bench.get(s.task_id), completion=s.completion, solution=s.solution)
 
 
-def execute(opts: EvaluateOptions, bench: Benchmark, plan: Plan, progress: Progress) -> Outcome:
+def start_pool(opts: EvaluateOptions):
+    """The sandbox pool for `opts`, starting in the background (execute/pool.py PendingPool)."""
+    from coderun.execute.base import get_provider
+    from coderun.execute.pool import PendingPool, SandboxPool
+
+    return PendingPool(lambda: SandboxPool(get_provider(opts.provider, **_provider_options(opts)),
+                                           workers=opts.workers))
+
+
+def _may_execute(opts: EvaluateOptions) -> bool:
+    """False when the run directory already has a summary: most likely a re-score, which needs no pool."""
+    return not (Path(opts.out_dir()) / "summary.json").exists()
+
+
+def execute(opts: EvaluateOptions, bench: Benchmark, plan: Plan, progress: Progress, pending=None) -> Outcome:
     """Run what has no verdict yet; append each verdict as it arrives."""
     run = RunDir(opts.out_dir())
     config = _config(opts, bench)
@@ -128,13 +147,10 @@ def execute(opts: EvaluateOptions, bench: Benchmark, plan: Plan, progress: Progr
             run.write_config(config)
         progress.stop()
         return outcome
-    from coderun.execute.base import get_provider
-    from coderun.execute.pool import SandboxPool
-
-    provider = get_provider(opts.provider, **_provider_options(opts))
     memory = parse_size(opts.memory)
+    pending = pending or start_pool(opts)
     try:
-        with SandboxPool(provider, workers=opts.workers) as pool:
+        with pending.get() as pool:
             config["execution"]["sandbox"] = pool.info
             if reusable and old["execution"].get("sandbox", {}).get("image_id") != pool.info.get("image_id"):
                 run.set_aside_results()  # another sandbox image: earlier verdicts no longer apply
@@ -213,6 +229,5 @@ def _limits(opts, pool, bench: Benchmark, tasks: list[str], memory: int, old) ->
 
 
 def _provider_options(opts: EvaluateOptions) -> dict[str, Any]:
-    if opts.provider == "docker":
-        return {"image": opts.image, "memory": opts.memory, "base_image": opts.base_image}
-    return {}
+    """Every provider takes these and ignores what does not apply to it."""
+    return {"image": opts.image, "memory": opts.memory, "base_image": opts.base_image}

@@ -68,7 +68,7 @@ class SandboxPool:
         for sandbox in live:
             sandbox.close()
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=30)  # a worker may be mid-way through starting a container
         self.provider.close()
 
     # ---- running -----------------------------------------------------------------------------------
@@ -165,6 +165,37 @@ class SandboxPool:
             if sandbox in self._live:
                 self._live.discard(sandbox)
                 self.stats["replaced"] += 1
+
+
+class PendingPool:
+    """A pool being started in the background, so containers boot while the caller loads its data.
+
+    `get()` waits for it and raises whatever starting it raised; `close()` always cleans up, so the
+    pool still owns its containers from start to end, Ctrl-C included."""
+
+    def __init__(self, make_pool):
+        self._pool: SandboxPool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(make_pool,), name="pool-start", daemon=True)
+        self._thread.start()
+
+    def _start(self, make_pool) -> None:
+        try:
+            pool = make_pool()
+            self._pool = pool.__enter__()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the pool
+            self._error = exc
+
+    def get(self) -> SandboxPool:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._pool
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.close()
 
 
 class _Worker:

@@ -14,6 +14,7 @@ import socket
 import struct
 import select
 import threading
+import time
 from typing import Any
 
 from coderun.errors import SandboxError
@@ -43,19 +44,23 @@ def client():
 
 
 def remove_leftovers(api) -> int:
-    """Remove containers of coderun processes on this host that no longer exist. Returns how many."""
-    host = socket.gethostname()
-    removed = 0
+    """Remove sandboxes left behind by a coderun that died. Returns how many.
+
+    A live coderun's sandboxes must survive, wherever that coderun runs (another container, another
+    host on the same daemon), so a container goes only when its owner is provably dead: a process of
+    this host that no longer exists, or a container that is not running and was created over a minute
+    ago. (A running sandbox whose owner died on another host exits by itself: its channel closed.)"""
+    host, removed = socket.gethostname(), 0
     for c in api.containers(all=True, filters={"label": LABEL}):
-        owner = c.get("Labels", {}).get(OWNER_LABEL, "")
-        owner_host, _, pid = owner.rpartition(":")
-        if owner_host == host and pid.isdigit() and _alive(int(pid)):
-            continue  # a concurrent coderun's container
-        try:
-            api.remove_container(c["Id"], force=True)
-            removed += 1
-        except Exception:
-            pass
+        owner_host, _, pid = c.get("Labels", {}).get(OWNER_LABEL, "").rpartition(":")
+        dead_here = owner_host == host and pid.isdigit() and not _alive(int(pid))
+        stale = c.get("State") != "running" and time.time() - c.get("Created", time.time()) > 60
+        if dead_here or stale:
+            try:
+                api.remove_container(c["Id"], force=True)
+                removed += 1
+            except Exception:
+                pass
     return removed
 
 
@@ -189,15 +194,25 @@ class DockerSandbox(ChannelSandbox):
             pass
         if not self.id:
             return
-        # Kill and let auto-remove take the container away: removing it ourselves as well races the
-        # daemon's own removal and leaves its network-namespace file behind.
         try:
-            self.api.kill(self.id)
+            self.api.remove_container(self.id, force=True)  # kills it; gone when this returns
         except Exception:
+            pass  # auto-remove got there first, or the daemon is down: leftovers go at the next start
+        self._wait_gone(timeout=10)
+
+    def _wait_gone(self, timeout: float) -> None:
+        """Nothing outlives the pool: wait (bounded) until the daemon no longer knows the container."""
+        import docker.errors
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             try:
-                self.api.remove_container(self.id, force=True)  # created but never started, or gone
+                self.api.inspect_container(self.id)
+            except docker.errors.NotFound:
+                return
             except Exception:
-                pass  # already gone, or the daemon is down; leftovers go at the next start
+                return  # the daemon is down: nothing more to do from here
+            time.sleep(0.05)
 
 
 def _short(exc: Exception) -> str:

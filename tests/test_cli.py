@@ -204,3 +204,13 @@ def test_task_ids_select_from_a_file_with_other_tasks(tmp_path):
     assert result.returncode == 0, result.stderr
     assert {r["task_id"] for r in rows(tmp_path / "run")} == {"HumanEval/3", "HumanEval/5"}
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["num_samples"] == 40
+
+
+@pytest.mark.docker
+def test_sandbox_check_proves_each_property():
+    result = coderun("sandbox", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("no network", "read-only root", "not root", "CPU limit", "container memory limit in force",
+                  "container pids limit in force"):
+        assert check in result.stdout
+    assert "FAILED" not in result.stdout

@@ -17,6 +17,13 @@ CHECKS = [
     ("read-only root", "open('/usr/coderun-check', 'w')\n", "pass\n", "failed"),
     ("not root", "import os\nassert os.getuid() != 0 and os.geteuid() != 0\n", "pass\n", "passed"),
     ("memory limit", "x = bytearray(8 << 30)\n", "pass\n", "failed"),
+    ("container memory limit in force", "import os\nfor f in ('/sys/fs/cgroup/memory.max', "
+     "'/sys/fs/cgroup/memory/memory.limit_in_bytes'):\n    if os.path.exists(f):\n"
+     "        v = open(f).read().strip()\n        assert v != 'max' and int(v) < 1 << 40, v\n        break\n"
+     "else:\n    raise AssertionError('no memory cgroup')\n", "pass\n", "passed"),
+    ("container pids limit in force", "import os\nfor f in ('/sys/fs/cgroup/pids.max', '/sys/fs/cgroup/pids/pids.max'):\n"
+     "    if os.path.exists(f):\n        assert open(f).read().strip() != 'max'\n        break\n"
+     "else:\n    raise AssertionError('no pids cgroup')\n", "pass\n", "passed"),
 ]
 
 

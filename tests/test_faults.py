@@ -118,6 +118,7 @@ def _restart_dockerd() -> None:
     raise AssertionError("dockerd did not come back")
 
 
+@pytest.mark.restarts_docker
 @pytest.mark.skipif(os.geteuid() != 0 or not os.environ.get("CODERUN_TEST_RESTART_DOCKERD", os.environ.get("CI")),
                     reason="restarts dockerd: runs in CI, or with CODERUN_TEST_RESTART_DOCKERD=1")
 def test_docker_daemon_restart_mid_run_stops_cleanly_and_resumes(tmp_path):

@@ -21,6 +21,8 @@ from coderun.execute.base import Job, Provider, Sandbox, SandboxDied, Verdict
 
 ANSWER_GRACE = 15.0  # seconds past a job's wall limit before its sandbox counts as hung
 MAX_ATTEMPTS = 2  # a job whose sandbox died this many times is the job's fault
+DAEMON_GONE = ("the sandbox provider stopped answering (is the Docker daemon running?); finished verdicts "
+               "are saved, run the same command again to resume")
 PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
 CACHE_SIZE = 10_000  # recent verdicts, for running identical programs once; an LRU keeps memory flat
 # (identical samples of one problem arrive close together in a samples file)
@@ -154,6 +156,8 @@ class SandboxPool:
             sandbox.start()
         except Exception as exc:
             self._retire(sandbox)
+            if not self.provider.healthy():
+                raise SandboxError(DAEMON_GONE) from None
             raise SandboxError(f"a sandbox failed to start: {str(exc).splitlines()[0][:200]}") from None
         return sandbox
 
@@ -273,8 +277,7 @@ class _Worker:
 
     def _on_death(self, key: str, job: Job, attempt: int, died: SandboxDied) -> None:
         if not self.pool.provider.healthy():
-            raise SandboxError("the sandbox provider stopped answering (is the Docker daemon running?); "
-                               "finished verdicts are saved, run the same command again to resume")
+            raise SandboxError(DAEMON_GONE)
         if attempt + 1 >= MAX_ATTEMPTS:
             reason = f"the sample killed its sandbox {MAX_ATTEMPTS} times ({died})"
             self.pool._results.put((key, Verdict("failed", reason=reason, attempts=attempt + 1)))

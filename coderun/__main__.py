@@ -1,3 +1,4 @@
 from coderun.cli import main
 
-main()
+if __name__ == "__main__":  # vLLM's engine may spawn workers that re-import this module
+    main()

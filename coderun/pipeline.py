@@ -6,7 +6,9 @@ dataset module does) or how a sandbox runs it (the pool does).
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +96,7 @@ def evaluate(opts: EvaluateOptions, progress: Progress | None = None) -> Outcome
     finally:
         if pending is not None:
             pending.close()
-    outcome.summary = _finish(RunDir(outcome.run_dir), bench, plan, ks, opts.dataset)
+    outcome.summary = finish(RunDir(outcome.run_dir), bench, plan, ks, opts.dataset)
     if len(plan.per_task) < len(bench):
         outcome.notes.append(f"the samples cover {len(plan.per_task)} of {len(bench)} problems; "
                              f"pass@k is over those {len(plan.per_task)}")
@@ -121,7 +123,7 @@ def start_pool(opts: EvaluateOptions):
     from coderun.execute.base import get_provider
     from coderun.execute.pool import PendingPool, SandboxPool
 
-    return PendingPool(lambda: SandboxPool(get_provider(opts.provider, **_provider_options(opts)),
+    return PendingPool(lambda: SandboxPool(get_provider(opts.provider, **provider_options(opts)),
                                            workers=opts.workers))
 
 
@@ -133,12 +135,12 @@ def _may_execute(opts: EvaluateOptions) -> bool:
 def execute(opts: EvaluateOptions, bench: Benchmark, plan: Plan, progress: Progress, pending=None) -> Outcome:
     """Run what has no verdict yet; append each verdict as it arrives."""
     run = RunDir(opts.out_dir())
-    config = _config(opts, bench)
+    config = run_config(opts, bench)
     old = run.read_config()
-    reusable = old is not None and _same_execution(old, config)
+    reusable = old is not None and same_execution(old, config)
     if old is not None and not reusable:
         run.set_aside_results()
-    done = _reusable(run, plan) if reusable else {}
+    done = reusable_verdicts(run, plan) if reusable else {}
     todo = [key for key in plan.digests if key not in done]
     outcome = Outcome(run.path.as_posix(), {}, reused=len(done))
     progress.start(len(plan.digests), Counter(r.status for r in done.values()))
@@ -157,7 +159,7 @@ def execute(opts: EvaluateOptions, bench: Benchmark, plan: Plan, progress: Progr
                 done, todo = {}, list(plan.digests)
                 outcome.reused = 0
             tasks = sorted({task for task, _ in todo})
-            config["execution"]["limits"] = _limits(opts, pool, bench, tasks, memory, old if done else None)
+            config["execution"]["limits"] = cpu_limits(opts, pool, bench, tasks, memory, old if done else None)
             run.write_config(config)
             _run(pool, run, _todo_programs(opts, bench, set(todo)), config["execution"]["limits"], memory, progress)
             outcome.executed = pool.stats["executed"]
@@ -182,7 +184,7 @@ def _run(pool, run: RunDir, programs, cpu_limits: dict, memory: int, progress: P
         progress.advance(row)
 
 
-def _finish(run: RunDir, bench: Benchmark, plan: Plan, ks: list[int], dataset: str) -> dict[str, Any]:
+def finish(run: RunDir, bench: Benchmark, plan: Plan, ks: list[int], dataset: str) -> dict[str, Any]:
     """Compact results.jsonl to one row per sample (input order) and write summary.json."""
     index = run.index_results()
     refs = [index[key] for key, digest in plan.digests.items() if key in index and index[key].program == digest]
@@ -194,13 +196,13 @@ def _finish(run: RunDir, bench: Benchmark, plan: Plan, ks: list[int], dataset: s
     return summary
 
 
-def _reusable(run: RunDir, plan: Plan) -> dict[tuple[str, int], RowRef]:
+def reusable_verdicts(run: RunDir, plan: Plan) -> dict[tuple[str, int], RowRef]:
     """Recorded verdicts of exactly these programs; `error` rows are not answers and run again."""
     return {key: ref for key, ref in run.index_results().items()
             if plan.digests.get(key) == ref.program and ref.status != "error"}
 
 
-def _config(opts: EvaluateOptions, bench: Benchmark) -> dict[str, Any]:
+def run_config(opts: EvaluateOptions, bench: Benchmark) -> dict[str, Any]:
     return {
         "format": CONFIG_FORMAT,
         "command": "evaluate",
@@ -214,12 +216,12 @@ def _config(opts: EvaluateOptions, bench: Benchmark) -> dict[str, Any]:
     }
 
 
-def _same_execution(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def same_execution(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return (old.get("execution", {}).get("settings") == new["execution"]["settings"]
             and old.get("dataset", {}).get("sha256") == new["dataset"]["sha256"])
 
 
-def _limits(opts, pool, bench: Benchmark, tasks: list[str], memory: int, old) -> dict[str, dict]:
+def cpu_limits(opts, pool, bench: Benchmark, tasks: list[str], memory: int, old) -> dict[str, dict]:
     """Per-task CPU limits: --timeout for all, or kept from the run being resumed, or calibrated now."""
     if opts.timeout is not None:
         return {t: {"cpu": float(opts.timeout)} for t in tasks}
@@ -228,6 +230,61 @@ def _limits(opts, pool, bench: Benchmark, tasks: list[str], memory: int, old) ->
     return {**known, **(limits.calibrate(pool, bench, missing, memory) if missing else {})}
 
 
-def _provider_options(opts: EvaluateOptions) -> dict[str, Any]:
+def provider_options(opts: EvaluateOptions) -> dict[str, Any]:
     """Every provider takes these and ignores what does not apply to it."""
     return {"image": opts.image, "memory": opts.memory, "base_image": opts.base_image}
+
+
+# ---- Shared with the generation run (coderun/generation.py) ----------------------------------------------
+
+
+class BackgroundRun:
+    """`_run` on a thread of its own, fed (sample, program) pairs from a queue while a producer (a
+    generator of completions) goes on in the calling thread. `put` and `finish` re-raise the thread's
+    failure (a sandbox error) in the caller."""
+
+    _END = object()
+
+    def __init__(self, pool, run: RunDir, cpu_limits: dict, memory: int, progress: Progress):
+        self._queue: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, args=(pool, run, cpu_limits, memory, progress),
+                                        name="coderun-execute", daemon=True)
+        self._thread.start()
+
+    def _items(self) -> Iterator[tuple[Sample, Program]]:
+        while (item := self._queue.get()) is not self._END:
+            yield item
+
+    def _main(self, pool, run, cpu_limits, memory, progress) -> None:
+        try:
+            _run(pool, run, self._items(), cpu_limits, memory, progress)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller by check()
+            self.error = exc
+
+    def put(self, sample: Sample, program: Program) -> None:
+        self.check()
+        self._queue.put((sample, program))
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def stop(self, timeout: float) -> bool:
+        """Give up (the producer failed): no more programs; wait up to `timeout` s for those in flight.
+        True when the thread is done."""
+        try:
+            while True:  # programs not yet handed to the pool are dropped: they have no verdict to wait for
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        self._queue.put(self._END)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def finish(self) -> None:
+        """No more programs: wait for the verdicts of those queued."""
+        self._queue.put(self._END)
+        while self._thread.is_alive():
+            self._thread.join(0.2)
+        self.check()

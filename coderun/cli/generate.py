@@ -1,0 +1,166 @@
+"""`coderun humaneval` and `coderun mbpp`: generate n completions per problem, execute them, score them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from coderun.cli import main
+from coderun.cli.options import execution_options, split_ids
+from coderun.cli.outputs import finish_run, gate_ks, output_options, parse_gates
+from coderun.errors import CoderunError, InputError
+
+BACKENDS = ["vllm", "openai", "samples"]
+
+
+def generation_options(f):
+    options = [
+        click.option("--no-execute", is_flag=True, help="Generate only: write samples.jsonl, run nothing."),
+        click.option("--overwrite", is_flag=True, help="Replace a run directory made with other generation options."),
+        click.option("--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
+                     help="openai: requests in flight."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="openai: environment variable holding the API key."),
+        click.option("--base-url", help="openai: the server's API root, e.g. http://127.0.0.1:8000/v1."),
+        click.option("--revision", help="vllm: model revision (hub ids)."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0.01, 1.0),
+                     help="vllm: share of accelerator memory (CPU build: of CPU memory) to reserve "
+                          "[default: 0.9 on GPU, 0.5 on CPU]."),
+        click.option("--max-model-len", type=click.IntRange(1), help="vllm: context length."),
+        click.option("--dtype", default="auto", show_default=True, help="vllm: weights and activations dtype."),
+        click.option("--tensor-parallel-size", type=click.IntRange(1), default=1, show_default=True),
+        click.option("--response-prefix", default="", help="--chat: text the assistant's reply starts with."),
+        click.option("--chat-template-kwargs", help='--chat: JSON object for the chat template, e.g. '
+                                                    '\'{"enable_thinking": false}\'.'),
+        click.option("--system-prompt", help="--chat: a system message."),
+        click.option("--chat", is_flag=True, help="Prompt through the model's chat template; extract the code."),
+        click.option("--dataset-path", type=click.Path(), help="Read the dataset from this file."),
+        click.option("--task-ids", help="Comma-separated task ids (default: every problem)."),
+        click.option("--limit", type=click.IntRange(1), help="Only the first N problems (smoke runs)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Engine seed."),
+        click.option("--max-tokens", type=click.IntRange(1), default=512, show_default=True),
+        click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95, show_default=True),
+        click.option("--temperature", type=click.FloatRange(0), help="[default: 0.8 when n > 1, else greedy]"),
+        click.option("--n", type=click.IntRange(1), default=1, show_default=True, help="Completions per problem."),
+        click.option("--samples", type=click.Path(), help="--backend samples: the completions file."),
+        click.option("--no-base", is_flag=True, help="With --lora: skip the base model."),
+        click.option("--lora", multiple=True, help="A LoRA adapter directory (peft). Repeatable."),
+        click.option("--backend", type=click.Choice(BACKENDS), default="vllm", show_default=True),
+        click.option("--model", "models", multiple=True, help="Hub id or local directory. Repeatable."),
+    ]
+    f = execution_options(output_options(f))
+    for option in options:
+        f = option(f)
+    return f
+
+
+def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
+    from coderun import generation, prompts
+    from coderun.gates import raise_if_tripped
+    from coderun.scoring import parse_ks
+
+    gates = parse_gates(kw.pop("fail_under"))
+    junit, as_json = kw.pop("junit"), kw.pop("as_json")
+    prompt = prompts.PromptOptions(style=prompt_style, chat=kw.pop("chat"), system_prompt=kw.pop("system_prompt"),
+                                   chat_template_kwargs=_json_object(kw.pop("chat_template_kwargs")),
+                                   response_prefix=kw.pop("response_prefix"))
+    opts = generation.GenerateOptions(
+        dataset=dataset, models=list(kw.pop("models")), loras=list(kw.pop("lora")), base=not kw.pop("no_base"),
+        task_ids=split_ids(kw.pop("task_ids")), k=gate_ks(parse_ks(kw.pop("k_text")), gates), prompt=prompt,
+        execute=not kw.pop("no_execute"), **kw)
+    outcomes = generation.run(opts, RichGenerationProgress())
+    tripped = []
+    for outcome in outcomes:
+        if not opts.execute:
+            click.echo(f"{outcome.run_dir}: {outcome.notes[0]} (not executed: --no-execute)")
+            continue
+        tripped.append(finish_run(outcome, gates, junit if len(outcomes) == 1 else None, as_json))
+    incomplete = [o.run_dir for o in outcomes if opts.execute and not o.summary.get("complete")]
+    if incomplete:
+        raise CoderunError(f"incomplete run ({', '.join(incomplete)}): harness errors or missing verdicts; "
+                           "run the same command again to retry them")
+    for results in tripped:
+        raise_if_tripped(results)
+
+
+def _json_object(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"--chat-template-kwargs is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InputError("--chat-template-kwargs must be a JSON object, like '{\"enable_thinking\": false}'")
+    return value
+
+
+@main.command("humaneval")
+@generation_options
+def humaneval_command(**kw):
+    """Generate --n completions per HumanEval problem, execute them in the sandbox, report pass@k."""
+    _run("humaneval", None, kw)
+
+
+@main.command("mbpp")
+@click.option("--sanitized", is_flag=True, help="Sanitized MBPP (257 test problems) instead of the full set (500).")
+@click.option("--prompt", "prompt_style", type=click.Choice(["3shot", "0shot"]), default="3shot", show_default=True,
+              help="Completion prompt: the original 3-shot [BEGIN]/[DONE] format, or zero-shot.")
+@generation_options
+def mbpp_command(sanitized, prompt_style, **kw):
+    """Generate --n completions per MBPP problem (test split), execute them, report pass@k."""
+    _run("mbpp-sanitized" if sanitized else "mbpp", None if kw.get("chat") else prompt_style, kw)
+
+
+class RichGenerationProgress:
+    """One live display per run: generation (completions/s, tokens/s) above execution (verdict counts)."""
+
+    def __init__(self) -> None:
+        from coderun.report.console import console
+
+        self.console = console
+        self.bar = None
+        self.counts: dict[str, int] = {}
+        self.tokens = self.done = 0
+        self.t0 = time.monotonic()
+
+    def begin(self, label: str, run_dir: str) -> None:
+        self.console.print(f"[bold]{label}[/] -> {run_dir}")
+
+    def start(self, total, done) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.counts = dict(done)
+        self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console)
+        self.exec_task = self.bar.add_task("executing", total=total, completed=sum(done.values()),
+                                           info=self._counts())
+        self.bar.start()
+
+    def _counts(self) -> str:
+        from coderun.report.console import STYLE
+
+        return "  ".join(f"[{STYLE[s]}]{s} {self.counts.get(s, 0)}[/]" for s in STYLE)
+
+    def advance(self, row) -> None:
+        self.counts[row.status] = self.counts.get(row.status, 0) + 1
+        self.bar.update(self.exec_task, advance=1, info=self._counts())
+
+    def generating(self, total: int) -> None:
+        self.tokens = self.done = 0
+        self.t0 = time.monotonic()
+        self.gen_task = self.bar.add_task("generating", total=total, info="")
+
+    def generated(self, completions: int, tokens: int) -> None:
+        self.done += completions
+        self.tokens += tokens
+        elapsed = max(time.monotonic() - self.t0, 1e-6)
+        rate = f"{self.done / elapsed:.1f} completions/s  {self.tokens / elapsed:.0f} tokens/s"
+        self.bar.update(self.gen_task, advance=completions, info=rate)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

@@ -1,0 +1,1 @@
+"""Generators behind one small interface (base.Backend), one module per backend, found by name."""

@@ -1,0 +1,385 @@
+"""Generation end to end on a real vLLM engine (CPU build) with a tiny model trained in the session.
+
+The tiny model (tests/tiny_model.py) has memorised HumanEval/0, /2 and /4: greedy decoding must solve
+exactly those. One engine serves the in-process tests; the CLI tests run `coderun` as a user does, in
+subprocesses that start their own engine (30-50 s each); one vLLM OpenAI-compatible server serves the
+openai backend's tests. Several engines share the machine, so each reserves a small share of memory.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from coderun.errors import InputError
+from tests.tiny_model import MEMORISED, build_adapter, build_tiny_model
+
+ENGINE = {"dtype": "float32", "gpu_memory_utilization": 0.1}
+CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1"]
+MAX_TOKENS = 64  # the longest memorised solution (HumanEval/0) is 54 tokens
+
+
+def coderun(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def passed_tasks(run: Path) -> set[str]:
+    return {r["task_id"] for r in jsonl(run / "results.jsonl") if r["passed"]}
+
+
+# ---- fixtures ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model):
+    from coderun.generate.base import EngineOptions
+    from coderun.generate.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(EngineOptions(model=str(tiny_model), **ENGINE))
+    yield backend
+    backend.close()
+
+
+def lend(engine):
+    """The session's engine for in-process runs (they must not close it), and a factory handing it out."""
+    from coderun.generate.base import Lent
+
+    lent = Lent(engine)
+    return lent, lambda name, options: lent
+
+
+def options(tiny_model, out: Path, **kw):
+    from coderun.generation import GenerateOptions
+
+    base = dict(dataset="humaneval", models=[str(tiny_model)], max_tokens=MAX_TOKENS, out=str(out), **ENGINE)
+    return GenerateOptions(**{**base, **kw})
+
+
+@pytest.fixture(scope="session")
+def server(tiny_model):
+    """`python -m vllm.entrypoints.openai.api_server` on loopback, serving the tiny model."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model), "--host",
+           "127.0.0.1", "--port", str(port), "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--seed", "0"]
+    log = open(tiny_model.parent / "server.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(proc, port, tiny_model.parent / "server.log")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_healthy(proc, port: int, log: Path, timeout: float = 400) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the vLLM server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail("the vLLM server did not become healthy")
+
+
+# ---- the engine, in process --------------------------------------------------------------------------------
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_logprobs_and_stops_from_the_engine(engine):
+    from coderun import datasets
+    from coderun.generate.base import Request, Sampling
+
+    bench = datasets.load("humaneval")
+    requests = [Request(p.task_id, 3, text=p.prompt, stop=bench.stop) for p in bench.problems[:8]]
+    got = list(engine.generate(requests, Sampling(n=3, temperature=0.8, top_p=0.95, max_tokens=MAX_TOKENS)))
+    assert sorted(r.task_id for r, _ in got) == sorted(r.task_id for r in requests)
+    for request, completions in got:
+        assert len(completions) == 3
+        for c in completions:
+            assert len(c.token_logprobs) == c.num_tokens > 0
+            assert c.cumulative_logprob == pytest.approx(sum(c.token_logprobs), abs=1e-4)
+            assert not any(s in c.text for s in bench.stop)
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_greedy_solves_exactly_the_memorised_problems(engine, tiny_model, tmp_path):
+    from coderun import generation
+    from coderun.datasets import load
+
+    out = tmp_path / "greedy"
+    [outcome] = generation.run(options(tiny_model, out, n=1), backend_factory=lend(engine)[1])
+    assert outcome.summary["num_samples"] == 164 and outcome.summary["complete"]
+    assert passed_tasks(out) == set(MEMORISED)
+    stops = load("humaneval").stop
+    for row in jsonl(out / "samples.jsonl"):
+        assert not any(s in row["completion"] or s in row["raw_completion"] for s in stops), row["task_id"]
+        assert row["cumulative_logprob"] == pytest.approx(row["mean_logprob"] * row["num_tokens"], abs=1e-3)
+    config = json.loads((out / "config.json").read_text())
+    assert config["generation"]["identity"]["sampling"]["temperature"] == 0.0
+    assert config["generation"]["identity"]["model"]["sha256"]
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_interrupted_run_resumes_without_regenerating(engine, tiny_model, tmp_path):
+    from coderun import generation
+
+    out, (shared, factory) = tmp_path / "resume", lend(engine)
+    opts = options(tiny_model, out, n=3, limit=20, temperature=0.8)
+    generation.run(opts, backend_factory=factory)
+    samples, results = (out / "samples.jsonl").read_bytes(), (out / "results.jsonl").read_bytes()
+    kept = b"".join(samples.splitlines(keepends=True)[:25])
+    (out / "samples.jsonl").write_bytes(kept + b'{"task_id": "HumanEval/8", "sampl')  # killed mid-write
+    (out / "results.jsonl").write_bytes(b"".join(results.splitlines(keepends=True)[:10]))
+
+    shared.requests = 0
+    [outcome] = generation.run(opts, backend_factory=factory)
+    assert outcome.generated == 60 - 25 and shared.requests == 20 - 25 // 3
+    assert (out / "samples.jsonl").read_bytes().startswith(kept)
+    assert len(jsonl(out / "results.jsonl")) == 60 and outcome.summary["complete"]
+
+    shared.requests = 0
+    [again] = generation.run(opts, backend_factory=factory)  # finished: no generator, nothing executed
+    assert (again.generated, again.executed, again.engine_started, shared.requests) == (0, 0, False, 0)
+
+    [rescored] = generation.run(options(tiny_model, out, n=3, limit=20, temperature=0.8, k=[1, 3]),
+                                backend_factory=factory)
+    assert rescored.executed == 0 and set(rescored.summary["pass@k"]) == {"1", "3"}
+    [reexecuted] = generation.run(options(tiny_model, out, n=3, limit=20, temperature=0.8, timeout=2.0),
+                                  backend_factory=factory)
+    assert reexecuted.generated == 0 and reexecuted.executed > 0 and reexecuted.summary["complete"]
+
+    with pytest.raises(InputError, match=r"sampling.temperature 0.8 -> 0.2.*--overwrite"):
+        generation.run(options(tiny_model, out, n=3, limit=20, temperature=0.2), backend_factory=factory)
+    [fresh] = generation.run(options(tiny_model, out, n=3, limit=20, temperature=0.2, overwrite=True),
+                             backend_factory=factory)
+    assert fresh.generated == 60 and shared.requests == 20
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_chat_through_the_engine_and_two_models_on_one_warm_pool(engine, tiny_model, tmp_path):
+    from coderun import generation, prompts
+
+    twin = tmp_path / "twin"
+    twin.symlink_to(tiny_model, target_is_directory=True)  # a second "checkpoint" (the same weights)
+    chat = prompts.PromptOptions(chat=True, system_prompt="You write Python.", response_prefix="```python\n",
+                                 chat_template_kwargs={"enable_thinking": False})
+    lent, factory = lend(engine)
+    outcomes = generation.run(options(tiny_model, tmp_path / "runs", models=[str(tiny_model), str(twin)], limit=3,
+                                      n=2, temperature=0.5, max_tokens=16, prompt=chat), backend_factory=factory)
+    assert [Path(o.run_dir).name for o in outcomes] == ["model", "twin"]
+    assert all(o.summary["num_samples"] == 6 and o.summary["complete"] for o in outcomes) and lent.requests == 6
+    sandboxes = [{r["sandbox"] for r in jsonl(Path(o.run_dir) / "results.jsonl")} for o in outcomes]
+    assert sandboxes[0] & sandboxes[1]  # the second model's programs ran in the same warm containers
+    config = json.loads((Path(outcomes[0].run_dir) / "config.json").read_text())
+    assert config["generation"]["identity"]["prompt"]["chat"] is True
+
+
+# ---- the command line, as users run it ---------------------------------------------------------------------
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_cli_humaneval_end_to_end_then_rerun_starts_no_engine(tiny_model, tmp_path):
+    out = tmp_path / "he"
+    cmd = ["humaneval", "--model", str(tiny_model), "--n", "4", "--k", "1,2", "--max-tokens", str(MAX_TOKENS),
+           "--out", str(out), *CLI_ENGINE]
+    first = coderun(*cmd)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = jsonl(out / "results.jsonl")
+    assert len(rows) == 656 and len(jsonl(out / "samples.jsonl")) == 656
+    assert Counter(r["task_id"] for r in rows) == {f"HumanEval/{i}": 4 for i in range(164)}
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["pass@k"]) == {"1", "2"} and summary["complete"]
+    assert passed_tasks(out) <= set(MEMORISED) and passed_tasks(out)
+
+    started = time.monotonic()
+    again = coderun(*cmd)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "no generator was started" in " ".join(again.stdout.split())  # rich wraps lines
+    assert time.monotonic() - started < 30  # no engine: an engine alone takes 30 s or more here
+    assert json.loads((out / "summary.json").read_text())["pass@k"] == summary["pass@k"]
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_cli_mbpp_limit(tiny_model, tmp_path):
+    out = tmp_path / "mbpp"
+    result = coderun("mbpp", "--model", str(tiny_model), "--limit", "20", "--n", "2", "--max-tokens", "48",
+                     "--out", str(out), "--json", *CLI_ENGINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["num_samples"] == 40  # stdout holds the JSON alone (vLLM logs to stderr)
+    rows = jsonl(out / "results.jsonl")
+    assert len(rows) == 40 and {r["task_id"] for r in rows} == {str(i) for i in range(11, 31)}
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "mbpp" and config["generation"]["identity"]["prompt"]["style"] == "3shot"
+    assert all("[DONE]" not in r["completion"] for r in jsonl(out / "samples.jsonl"))
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_cli_lora_gives_a_run_directory_per_adapter(tiny_model, tmp_path):
+    adapter = build_adapter(tiny_model, tmp_path / "tiny-lora")
+    out = tmp_path / "lora"
+    result = coderun("humaneval", "--model", str(tiny_model), "--lora", str(adapter), "--limit", "5",
+                     "--max-tokens", "32", "--out", str(out), *CLI_ENGINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    base, tuned = jsonl(out / "base" / "samples.jsonl"), jsonl(out / "tiny-lora" / "samples.jsonl")
+    assert len(base) == len(tuned) == 5
+    assert all(r["adapter"] == "tiny-lora" for r in tuned) and all("adapter" not in r for r in base)
+    assert [r["raw_completion"] for r in base] != [r["raw_completion"] for r in tuned]
+    for run in ("base", "tiny-lora"):
+        assert json.loads((out / run / "summary.json").read_text())["num_samples"] == 5
+    config = json.loads((out / "tiny-lora" / "config.json").read_text())
+    assert config["generation"]["identity"]["adapter"]["name"] == "tiny-lora"
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_cli_openai_backend_against_a_vllm_server(server, tiny_model, tmp_path):
+    out = tmp_path / "openai"
+    result = coderun("humaneval", "--backend", "openai", "--base-url", server, "--model", str(tiny_model),
+                     "--limit", "8", "--n", "2", "--temperature", "0", "--max-tokens", str(MAX_TOKENS),
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert passed_tasks(out) == set(MEMORISED)
+    samples = jsonl(out / "samples.jsonl")
+    assert len(samples) == 16 and all(r["cumulative_logprob"] is not None for r in samples)
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_openai_chat_endpoint_runs_through(server, tiny_model, tmp_path):
+    from coderun import generation, prompts
+
+    out = tmp_path / "chat"
+    chat = prompts.PromptOptions(chat=True, system_prompt="You write Python.", response_prefix="```python\n")
+    [outcome] = generation.run(options(tiny_model, out, backend="openai", base_url=server, limit=3, n=2,
+                                       temperature=0.5, max_tokens=24, prompt=chat))
+    assert outcome.summary["num_samples"] == 6 and outcome.summary["complete"]
+    assert all(r["raw_completion"] is not None for r in jsonl(out / "samples.jsonl"))
+
+
+# ---- bad input: one line, exit 2, no engine ----------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (["humaneval", "--model", "/nonexistent/model"], "--model /nonexistent/model: no such model directory"),
+    (["humaneval", "--model", "{repo}"], "not a model directory (no config.json)"),
+    (["mbpp", "--model", "x/y", "--chat", "--chat-template-kwargs", "{bad"], "is not valid JSON"),
+    (["mbpp", "--model", "x/y", "--chat", "--chat-template-kwargs", "[1]"], "must be a JSON object"),
+    (["humaneval", "--model", "x/y", "--system-prompt", "hi"], "need --chat"),
+    (["humaneval", "--model", "x/y", "--no-base"], "--no-base needs at least one --lora"),
+    (["humaneval", "--model", "x/y", "--lora", "{repo}"], "not a LoRA adapter directory"),
+    (["humaneval", "--model", "x/y", "--n", "4", "--k", "5"], "--k 5 is larger than the 4 samples"),
+    (["humaneval", "--backend", "openai", "--model", "m"], "needs --base-url"),
+    (["humaneval", "--backend", "samples"], "needs --samples FILE"),
+    (["humaneval", "--model", "x/y", "--task-ids", "HumanEval/999"], "unknown task id"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+    repo = str(Path(__file__).resolve().parents[1])
+    result = coderun(*[a.replace("{repo}", repo) for a in args], "--out", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.docker
+def test_samples_backend_scores_completions_made_elsewhere(tmp_path):
+    from tests.conftest import EXAMPLE_SAMPLES
+
+    out = tmp_path / "samples"
+    result = coderun("humaneval", "--backend", "samples", "--samples", str(EXAMPLE_SAMPLES),
+                     "--task-ids", "HumanEval/1,HumanEval/11,HumanEval/13",
+                     "--n", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = jsonl(out / "samples.jsonl")
+    assert len(rows) == 6 and len(jsonl(out / "results.jsonl")) == 6
+    evaluated = coderun("evaluate", str(out / "samples.jsonl"), "--out", str(tmp_path / "eval"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    verdicts = [[(r["task_id"], r["sample_index"], r["status"]) for r in jsonl(run / "results.jsonl")]
+                for run in (out, tmp_path / "eval")]
+    assert verdicts[0] == verdicts[1]
+
+
+def test_openai_backend_retries_and_falls_back_to_single_completions():
+    """A flaky server on loopback: 429 (Retry-After 0) first, then it refuses n > 1; every answer arrives."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from coderun.generate.base import EngineOptions, Request, Sampling, create
+
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if len(seen) == 1:
+                return self._send(429, {"error": "slow down"}, {"Retry-After": "0"})
+            if body["n"] > 1:
+                return self._send(400, {"error": {"message": "'n' must be 1 for this model"}})
+            choice = {"index": 0, "text": "    return 1\n\ndef x", "finish_reason": "stop",
+                      "logprobs": {"token_logprobs": [-0.5, -0.25]}}
+            self._send(200, {"choices": [choice]})
+
+        def _send(self, status, payload, headers=None):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            headers = {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = create("openai", EngineOptions(model="m", base_url=f"http://127.0.0.1:{server.server_port}/v1",
+                                                 concurrency=2))
+        requests = [Request("A", 3, text="def f():\n", stop=("\ndef ",)), Request("B", 3, text="def g():\n")]
+        got = list(backend.generate(requests, Sampling(n=3, temperature=0.8, top_p=0.95, max_tokens=8)))
+    finally:
+        server.shutdown()
+    assert sorted(r.task_id for r, _ in got) == ["A", "B"] and all(len(c) == 3 for _, c in got)
+    a = dict((r.task_id, c) for r, c in got)["A"][0]
+    assert a.text == "    return 1\n" and a.cumulative_logprob == -0.75 and a.num_tokens == 2
+    assert backend.retries >= 1 and not backend.n_supported

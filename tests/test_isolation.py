@@ -202,3 +202,22 @@ def test_a_kill_from_outside_is_a_harness_error_and_is_retried(docker_pool):
     verdict = docker_pool.run_all([job(sleeper, "pass\n", cpu=1.0, wall=6.0)])[0]
     t.join()
     assert verdict.status == "passed" and verdict.attempts == 2, verdict
+
+
+def test_a_sandbox_that_cannot_reach_the_daemon_says_so():
+    """A sandbox start that finds no daemon (dockerd restarting, socket gone) is named as such."""
+    import docker
+
+    from coderun.errors import SandboxError
+    from coderun.execute.docker_provider import DockerProvider
+    from coderun.execute.pool import DAEMON_GONE
+
+    provider = DockerProvider(image="coderun-sandbox:none")
+    provider.docker = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    provider.image_name = "coderun-sandbox:none"
+    with pytest.raises(ConnectionError, match="cannot reach the Docker daemon"):
+        provider.sandbox(0).start()
+    pool = SandboxPool(provider, workers=1)
+    with pytest.raises(SandboxError) as caught:
+        pool._start(0)
+    assert str(caught.value) == DAEMON_GONE

@@ -144,6 +144,14 @@ class DockerSandbox(ChannelSandbox):
         self._closed = threading.Event()
 
     def start(self) -> dict[str, Any]:
+        import requests
+
+        try:
+            return self._start()
+        except requests.exceptions.ConnectionError as exc:  # no daemon at the other end of the socket
+            raise ConnectionError(f"cannot reach the Docker daemon: {exc}") from None
+
+    def _start(self) -> dict[str, Any]:
         p = self.provider
         uid = 10001 + self.index  # a distinct sample uid per container: RLIMIT_NPROC counts per uid
         container = self.api.create_container(

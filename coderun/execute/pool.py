@@ -156,7 +156,7 @@ class SandboxPool:
             sandbox.start()
         except Exception as exc:
             self._retire(sandbox)
-            if not self.provider.healthy():
+            if isinstance(exc, ConnectionError) or not self.provider.healthy():
                 raise SandboxError(DAEMON_GONE) from None
             raise SandboxError(f"a sandbox failed to start: {str(exc).splitlines()[0][:200]}") from None
         return sandbox

@@ -120,7 +120,7 @@ class RunDir:
     def _scan_results(self) -> Iterator[tuple[dict[str, Any], tuple[int, int]]]:
         if not self.results_path.exists():
             return
-        self._cut_partial_line()
+        cut_partial_line(self.results_path)
         with open(self.results_path, "rb") as f:
             offset = 0
             for n, line in enumerate(f, 1):
@@ -132,26 +132,6 @@ class RunDir:
                         raise InputError(f"{self.results_path} line {n}: not a result row ({exc})") from None
                     yield d, (offset, len(line))
                 offset += len(line)
-
-    def _cut_partial_line(self) -> None:
-        with open(self.results_path, "r+b") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            f.seek(max(size - 1, 0))
-            if f.read(1) == b"\n":
-                return
-            pos = size  # walk back to the last newline: everything after it is one partial row
-            while pos > 0:
-                step = min(pos, 1 << 16)
-                f.seek(pos - step)
-                chunk = f.read(step)
-                i = chunk.rfind(b"\n")
-                if i >= 0:
-                    f.truncate(pos - step + i + 1)
-                    return
-                pos -= step
-            f.truncate(0)
 
     def rewrite_from(self, refs: Iterable[RowRef]) -> None:
         """Replace results.jsonl with the rows `refs` point at, in that order, atomically."""
@@ -213,6 +193,28 @@ class RunDir:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise CoderunError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def cut_partial_line(path: Path) -> None:
+    """Cut an append-only JSONL file back to its last newline: a kill mid-write leaves one partial row."""
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(max(size - 1, 0))
+        if f.read(1) == b"\n":
+            return
+        pos = size  # walk back to the last newline: everything after it is one partial row
+        while pos > 0:
+            step = min(pos, 1 << 16)
+            f.seek(pos - step)
+            chunk = f.read(step)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                f.truncate(pos - step + i + 1)
+                return
+            pos -= step
+        f.truncate(0)
 
 
 def latest_rows(rows: Iterable[ResultRow]) -> dict[tuple[str, int], ResultRow]:

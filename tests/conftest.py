@@ -36,17 +36,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("docker"):
-        problem = _docker_problem()
+    for marker, probe, what in (("docker", _docker_problem, "Docker"), ("vllm", _vllm_problem, "vLLM")):
+        problem = item.get_closest_marker(marker) and probe()
         if problem:
             if os.environ.get("CI"):
-                pytest.fail(f"{problem} (CI must run the Docker tests)")
-            pytest.skip(problem)
-    if item.get_closest_marker("vllm"):
-        problem = _vllm_problem()
-        if problem:
-            if os.environ.get("CI"):
-                pytest.fail(f"{problem} (CI must run the vLLM tests)")
+                pytest.fail(f"{problem} (CI must run the {what} tests)")
             pytest.skip(problem)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from coderun.errors import InputError
 from coderun.generate.base import Adapter, Completion
+from coderun.runs import cut_partial_line
 
 
 class SamplesLog:
@@ -27,7 +28,7 @@ class SamplesLog:
     def read(self) -> dict[tuple[str, int], dict[str, Any]]:
         if not self.path.exists():
             return {}
-        self._cut_partial_line()
+        cut_partial_line(self.path)
         rows = {}
         with open(self.path, "rb") as f:
             for n, line in enumerate(f, 1):
@@ -57,12 +58,6 @@ class SamplesLog:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-    def _cut_partial_line(self) -> None:
-        with open(self.path, "r+b") as f:
-            data = f.read()
-            if data and not data.endswith(b"\n"):
-                f.truncate(data.rfind(b"\n") + 1)
 
 
 def sample_row(task_id: str, index: int, c: Completion, completion: str, solution: str | None,

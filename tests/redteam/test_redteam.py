@@ -31,9 +31,9 @@ NETNS: set[str] = set()  # network namespaces of our sandboxes: none may outlive
 SANDBOXES: set[str] = set()  # container ids of our sandboxes: no process may outlive them
 
 
-def _mem_available() -> int:
+def _meminfo(field: str) -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -41,7 +41,7 @@ def _mem_available() -> int:
 @pytest.fixture(scope="module")
 def pool():
     CANARY.write_text(SECRET)
-    BASELINE.update(mem=_mem_available())
+    BASELINE.update(shmem=_meminfo("Shmem"))
     with SandboxPool(get_provider("docker"), workers=1) as p:
         yield p
 
@@ -143,5 +143,8 @@ def test_host_is_intact_after_the_suite(pool):
     mounts = Path("/proc/self/mountinfo").read_text()
     alive = [ns for ns in NETNS if ns and (ns in mounts or ns.replace("/var/run/", "/run/") in mounts)]
     assert NETNS and alive == [], "a network namespace outlived its sandbox"
-    assert _mem_available() > BASELINE["mem"] - (400 << 20), "memory did not come back to its baseline"
+    # What a sample could leave behind on the host is tmpfs or shared memory (Shmem), which the kernel
+    # frees only when the last mount or mapping goes. MemAvailable is not checked: the whole test session,
+    # dockerd and the page cache move it by hundreds of MiB on their own.
+    assert _meminfo("Shmem") < BASELINE["shmem"] + (32 << 20), "shared memory did not come back to its baseline"
     CANARY.unlink()

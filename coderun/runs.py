@@ -148,6 +148,20 @@ class RunDir:
             tmp.unlink(missing_ok=True)
             raise CoderunError(f"cannot write {self.results_path}: {exc.strerror}") from None
 
+    def rewrite_rows(self, rows: Iterable[ResultRow]) -> None:
+        """Replace results.jsonl with `rows` (e.g. with rerank fields added), atomically."""
+        tmp = self.results_path.with_suffix(".jsonl.tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as dst:
+                for row in rows:
+                    dst.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, self.results_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CoderunError(f"cannot write {self.results_path}: {exc.strerror}") from None
+
     def set_aside_results(self) -> None:
         """Keep earlier verdicts that no longer apply (execution settings changed) out of the way."""
         if self.results_path.exists():

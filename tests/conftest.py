@@ -4,6 +4,10 @@ them, never skips."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,65 @@ def sandbox_containers() -> list:
     from coderun.execute.docker_provider import OWNER_LABEL, owner
 
     return docker.from_env().containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"})
+
+
+# ---- vLLM: a tiny model trained in the session, one engine and one OpenAI-compatible server for all ------
+
+ENGINE = {"dtype": "float32", "gpu_memory_utilization": 0.1}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    from tests.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model):
+    from coderun.generate.base import EngineOptions
+    from coderun.generate.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(EngineOptions(model=str(tiny_model), **ENGINE))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def server(tiny_model):
+    """`python -m vllm.entrypoints.openai.api_server` on loopback, serving the tiny model."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model), "--host",
+           "127.0.0.1", "--port", str(port), "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--seed", "0"]
+    log = open(tiny_model.parent / "server.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(proc, port, tiny_model.parent / "server.log")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_healthy(proc, port: int, log: Path, timeout: float = 400) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the vLLM server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail("the vLLM server did not become healthy")
+
+

@@ -9,7 +9,6 @@ openai backend's tests. Several engines share the machine, so each reserves a sm
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from coderun.errors import InputError
-from tests.tiny_model import MEMORISED, build_adapter, build_tiny_model
+from tests.conftest import ENGINE
+from tests.tiny_model import MEMORISED, build_adapter
 
-ENGINE = {"dtype": "float32", "gpu_memory_utilization": 0.1}
 CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1"]
 MAX_TOKENS = 64  # the longest memorised solution (HumanEval/0) is 54 tokens
 
@@ -40,21 +39,6 @@ def passed_tasks(run: Path) -> set[str]:
 
 # ---- fixtures ----------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
-@pytest.fixture(scope="session")
-def engine(tiny_model):
-    from coderun.generate.base import EngineOptions
-    from coderun.generate.vllm_backend import VLLMBackend
-
-    backend = VLLMBackend(EngineOptions(model=str(tiny_model), **ENGINE))
-    yield backend
-    backend.close()
-
-
 def lend(engine):
     """The session's engine for in-process runs (they must not close it), and a factory handing it out."""
     from coderun.generate.base import Lent
@@ -68,44 +52,6 @@ def options(tiny_model, out: Path, **kw):
 
     base = dict(dataset="humaneval", models=[str(tiny_model)], max_tokens=MAX_TOKENS, out=str(out), **ENGINE)
     return GenerateOptions(**{**base, **kw})
-
-
-@pytest.fixture(scope="session")
-def server(tiny_model):
-    """`python -m vllm.entrypoints.openai.api_server` on loopback, serving the tiny model."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model), "--host",
-           "127.0.0.1", "--port", str(port), "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--seed", "0"]
-    log = open(tiny_model.parent / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_healthy(proc, port, tiny_model.parent / "server.log")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _wait_healthy(proc, port: int, log: Path, timeout: float = 400) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the vLLM server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail("the vLLM server did not become healthy")
 
 
 # ---- the engine, in process --------------------------------------------------------------------------------

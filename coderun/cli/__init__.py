@@ -39,3 +39,4 @@ def main() -> None:
 # Importing the command modules registers their commands on `main` (click only; nothing heavy).
 from coderun.cli import evaluate, generate, sandbox  # noqa: E402,F401
 from coderun.cli import compare, report  # noqa: E402,F401  (compare, gates, reports)
+from coderun.cli import rerank  # noqa: E402,F401

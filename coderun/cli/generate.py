@@ -10,6 +10,7 @@ import click
 from coderun.cli import main
 from coderun.cli.options import execution_options, split_ids
 from coderun.cli.outputs import finish_run, gate_ks, output_options, parse_gates
+from coderun.cli.rerank import rerank_option, rerank_settings, run_rerank
 from coderun.errors import CoderunError, InputError
 
 BACKENDS = ["vllm", "openai", "samples"]
@@ -50,7 +51,7 @@ def generation_options(f):
         click.option("--backend", type=click.Choice(BACKENDS), default="vllm", show_default=True),
         click.option("--model", "models", multiple=True, help="Hub id or local directory. Repeatable."),
     ]
-    f = execution_options(output_options(f))
+    f = execution_options(output_options(rerank_option(f)))
     for option in options:
         f = option(f)
     return f
@@ -62,6 +63,11 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
     from coderun.scoring import parse_ks
 
     gates = parse_gates(kw.pop("fail_under"))
+    method = kw.pop("rerank_method")
+    judge = {k: kw.pop(k) for k in list(kw) if k.startswith("judge_")}
+    models = kw.get("models") or ()
+    rerank = rerank_settings(method, judge, default_model=models[0] if len(models) == 1 else None,
+                             default_backend=kw.get("backend"), default_base_url=kw.get("base_url"))
     junit, as_json = kw.pop("junit"), kw.pop("as_json")
     prompt = prompts.PromptOptions(style=prompt_style, chat=kw.pop("chat"), system_prompt=kw.pop("system_prompt"),
                                    chat_template_kwargs=_json_object(kw.pop("chat_template_kwargs")),
@@ -76,6 +82,9 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
         if not opts.execute:
             click.echo(f"{outcome.run_dir}: {outcome.notes[0]} (not executed: --no-execute)")
             continue
+        if rerank is not None and outcome.summary.get("complete"):
+            outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
+                                                   dataset_path=kw.get("dataset_path"))
         tripped.append(finish_run(outcome, gates, junit if len(outcomes) == 1 else None, as_json))
     incomplete = [o.run_dir for o in outcomes if opts.execute and not o.summary.get("complete")]
     if incomplete:

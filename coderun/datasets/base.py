@@ -62,6 +62,22 @@ class Problem:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+@dataclass(frozen=True)
+class PublicExamples:
+    """What a problem shows a model about its expected behaviour: the input rerankers may use.
+
+    text: prose to parse examples from (a docstring); asserts: test lines shown in the prompt; setup: code
+    those need; leaks_hidden_tests: the shown asserts *are* hidden tests, so a reranker that runs them
+    measures the answer key; note: what a reader of the results must know.
+    """
+
+    text: str = ""
+    asserts: tuple[str, ...] = ()
+    setup: str = ""
+    leaks_hidden_tests: bool = False
+    note: str = ""
+
+
 class Benchmark:
     """A loaded dataset: its problems in dataset order, where they came from, and its program rules."""
 
@@ -101,6 +117,10 @@ class Benchmark:
 
     def canonical(self, problem: Problem) -> Program:
         return Program(problem.canonical_solution, problem.test)
+
+    def public_examples(self, problem: Problem) -> PublicExamples:
+        """Default: the examples written in the prompt's text, which the hidden tests need not contain."""
+        return PublicExamples(text=problem.prompt)
 
 
 _REGISTRY: dict[str, Callable[..., Benchmark]] = {}

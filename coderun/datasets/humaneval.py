@@ -12,6 +12,7 @@ from coderun.datasets.base import (
     Benchmark,
     Problem,
     Program,
+    PublicExamples,
     check_fields,
     read_dataset_file,
     read_hub,
@@ -39,6 +40,10 @@ class HumanEval(Benchmark):
         if completion is not None:
             return Program(problem.prompt + completion, problem.test)
         raise TypeError("program() needs a completion or a solution")
+
+    def public_examples(self, problem: Problem) -> PublicExamples:
+        return PublicExamples(text=problem.prompt, note="HumanEval's docstring examples often reappear among "
+                              "its hidden tests: a reranker that runs them sees part of the answer key")
 
 
 def _validate(rows: list[dict[str, Any]], where: str) -> None:

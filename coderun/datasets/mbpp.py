@@ -21,6 +21,7 @@ from coderun.datasets.base import (
     Benchmark,
     Problem,
     Program,
+    PublicExamples,
     check_fields,
     normalise_newlines,
     read_dataset_file,
@@ -56,6 +57,14 @@ class MBPP(Benchmark):
         if code is None:
             raise TypeError("program() needs a completion or a solution")
         return Program(code, problem.test)
+
+    def public_examples(self, problem: Problem) -> PublicExamples:
+        # MBPP's standard prompt shows the test_list asserts, and they are the hidden tests themselves.
+        setup = problem.extra.get("test_setup_code") or "\n".join(problem.extra.get("test_imports") or [])
+        return PublicExamples(asserts=tuple(problem.extra.get("test_list") or ()), setup=setup,
+                              leaks_hidden_tests=True,
+                              note="MBPP's standard prompt shows asserts that are its hidden tests: "
+                                   "a reranker that runs them leaks the answer key")
 
 
 class MBPPSanitized(MBPP):

@@ -28,9 +28,13 @@ class Sampling:
     top_p: float = 1.0
     max_tokens: int = 512
     seed: int = 0
+    top_logprobs: int = 0  # > 0: also return the most likely tokens at each of the first positions (judges)
 
     def record(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.top_logprobs:
+            del d["top_logprobs"]  # not a generation setting: runs recorded before it existed stay the same
+        return d
 
     def draws(self, n: int) -> int:
         """Completions to ask for: greedy decoding gives one answer, so n > 1 asks once (vLLM refuses
@@ -68,6 +72,7 @@ class Completion:
     token_logprobs: list[float] | None = None
     finish_reason: str | None = None
     solution: str | None = None  # the samples backend: a whole program made elsewhere
+    top_logprobs: list[dict[str, float]] | None = None  # with Sampling.top_logprobs: {token text: logprob} per position
 
     @property
     def mean_logprob(self) -> float | None:

@@ -148,8 +148,10 @@ class OpenAIBackend(Backend):
         if request.stop:
             body["stop"] = list(request.stop[:MAX_STOPS])
         if request.messages is None:
-            return {**body, "prompt": request.text, "logprobs": 1}
+            return {**body, "prompt": request.text, "logprobs": max(1, sampling.top_logprobs)}
         body.update(messages=request.messages, logprobs=True)
+        if sampling.top_logprobs:
+            body["top_logprobs"] = sampling.top_logprobs
         if request.chat_template_kwargs:
             body["chat_template_kwargs"] = request.chat_template_kwargs  # vLLM and SGLang take it
         if request.continue_final_message:
@@ -162,7 +164,8 @@ def _choice(choice: dict[str, Any], chat: bool, stop: tuple[str, ...]) -> Comple
     logprobs = _token_logprobs(choice.get("logprobs"), chat)
     return Completion(text=truncate_at_stops(text, stop), num_tokens=len(logprobs) if logprobs else 0,
                       cumulative_logprob=float(sum(logprobs)) if logprobs else None,
-                      token_logprobs=logprobs, finish_reason=choice.get("finish_reason"))
+                      token_logprobs=logprobs, finish_reason=choice.get("finish_reason"),
+                      top_logprobs=_top_logprobs(choice.get("logprobs"), chat))
 
 
 def _token_logprobs(data: dict[str, Any] | None, chat: bool) -> list[float] | None:
@@ -174,6 +177,19 @@ def _token_logprobs(data: dict[str, Any] | None, chat: bool) -> list[float] | No
         values = data.get("token_logprobs") or []
     values = [v for v in values if v is not None]
     return values or None
+
+
+def _top_logprobs(data: dict[str, Any] | None, chat: bool) -> list[dict[str, float]] | None:
+    """The alternatives per position: completions give [{token: logprob}], chat [{"top_logprobs": [...]}]."""
+    if not data:
+        return None
+    if chat:
+        steps = [{t.get("token", ""): t.get("logprob") for t in step.get("top_logprobs") or []}
+                 for step in data.get("content") or []]
+    else:
+        steps = [dict(step or {}) for step in data.get("top_logprobs") or []]
+    steps = [{k: float(v) for k, v in step.items() if v is not None} for step in steps]
+    return steps if any(steps) else None
 
 
 def backoff(attempt: int) -> float:

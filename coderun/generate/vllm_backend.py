@@ -119,7 +119,8 @@ class VLLMBackend(Backend):
         greedy = sampling.temperature == 0
         return SamplingParams(n=sampling.draws(request.n), temperature=sampling.temperature,
                               top_p=1.0 if greedy else sampling.top_p,
-                              max_tokens=sampling.max_tokens, stop=list(request.stop) or None, logprobs=0)
+                              max_tokens=sampling.max_tokens, stop=list(request.stop) or None,
+                              logprobs=sampling.top_logprobs)
 
     def _lora(self, adapter: Adapter | None):
         if adapter is None:
@@ -143,14 +144,24 @@ class VLLMBackend(Backend):
 
 def _completion(o) -> Completion:
     """One vLLM CompletionOutput: text (stop string excluded), token count, logprobs of sampled tokens."""
-    token_logprobs = None
+    token_logprobs, top = None, None
     if o.logprobs is not None:
         token_logprobs = [step[token].logprob for step, token in zip(o.logprobs, o.token_ids)]
+        top = [_alternatives(step) for step in o.logprobs]
     cumulative = o.cumulative_logprob
     if cumulative is None and token_logprobs is not None:
         cumulative = float(sum(token_logprobs))
     return Completion(text=o.text, num_tokens=len(o.token_ids), cumulative_logprob=cumulative,
-                      token_logprobs=token_logprobs, finish_reason=o.finish_reason)
+                      token_logprobs=token_logprobs, finish_reason=o.finish_reason, top_logprobs=top)
+
+
+def _alternatives(step: dict) -> dict[str, float]:
+    """{token text: logprob} of one position; two token ids that decode alike keep the likelier."""
+    out: dict[str, float] = {}
+    for token_id, lp in step.items():
+        text = lp.decoded_token if lp.decoded_token is not None else str(token_id)
+        out[text] = max(out.get(text, -float("inf")), lp.logprob)
+    return out
 
 
 def _external(request_id: str) -> str:

@@ -70,6 +70,8 @@ def print_outcome(outcome) -> None:
     out.print(summary_table(s, title=f"{s['dataset']} — {outcome.run_dir}"))
     out.print(f"executed {outcome.executed} programs, reused {outcome.reused} earlier verdicts; "
               f"results in {outcome.run_dir}/results.jsonl")
+    if "rerank" in s:
+        print_rerank(s["rerank"])
     for note in outcome.notes:
         out.print(f"note: {note}")
     if not s["complete"]:
@@ -84,3 +86,39 @@ def print_checks(results) -> None:
     for name, ok, detail in results:
         table.add_row(name, "[green]ok[/]" if ok else "[red]FAILED[/]", detail)
     out.print(table)
+
+
+def _pct(value, ci=None) -> tuple[str, str]:
+    if value is None:
+        return "undefined", "(pass@n = pass@1: no gap to close)"
+    shown = f"{100 * value:.2f}%"
+    if not ci or ci.get("low") is None:
+        return shown, ""
+    return shown, f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f}"
+
+
+def print_rerank(block: dict[str, Any], run_dir: str = "") -> None:
+    """The rerank block of summary.json: rerank@1 against random (pass@1) and oracle (pass@n) picks."""
+    table = Table(title=f"rerank: {block['method']}" + (f" — {run_dir}" if run_dir else ""))
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI (over problems)", justify="right")
+    for key, label in (("rerank@1", "rerank@1 (its pick)"), ("pass@1", "pass@1 (a random pick)"),
+                       ("pass@n", "pass@n (an oracle's pick)"), ("gap_closed", "gap closed")):
+        table.add_row(label, *_pct(block[key], block.get("ci", {}).get(key)))
+    cal = block.get("calibration")
+    if cal:
+        for key in ("auroc", "auroc_within", "brier", "ece"):
+            value = cal.get(key)
+            table.add_row(f"judge {key.replace('_', ' ')}", "n/a" if value is None else f"{value:.3f}", "")
+    stats = block.get("stats", {})
+    if "judge_calls" in stats:
+        table.add_row("judge calls", str(stats["judge_calls"]), f"{stats.get('judge_seconds', 0):.1f} s")
+    out.print(table)
+    info = block.get("information", {})
+    out.print(f"uses: {info.get('uses', '')}")
+    if info.get("leaks_hidden_tests"):
+        out.print("[red]leaks[/]: this method ran tests the model was shown, which are the hidden tests")
+    for note in [info.get("note")] + block.get("notes", []):
+        if note:
+            out.print(f"note: {note}")

@@ -1,0 +1,202 @@
+"""Joins a finished run directory to a reranker: candidates in, selection weights and scores out.
+
+`coderun rerank RUN_DIR` and `--rerank` both end here. The candidates are the run's samples (its samples
+file) joined with its verdicts (results.jsonl) by (task_id, sample_index) and program digest; the
+reranker measures its features (kept in RUN_DIR/rerank/features.jsonl, so a killed rerank resumes and a
+second method reuses the first's judge answers and probe runs), scores each problem's candidates, and
+the selection is written back: every row gains `rerank_score` and `selected` (results.jsonl, stable
+contract), summary.json gains the `rerank` block.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from coderun import datasets, rerank
+from coderun.errors import InputError
+from coderun.execute.base import parse_size
+from coderun.rerank import metrics as rm
+from coderun.rerank.base import Candidate, Context, FeatureStore, Options
+from coderun.runs import RunDir
+from coderun.samples import iter_samples
+
+JUDGED = {"judge", "judge+exec"}
+SAMPLES_FILE = "samples.jsonl"
+
+
+def check_options(options: Options) -> None:
+    """Bad rerank options are exit 2 before anything runs."""
+    rerank.get(options.method)
+    if options.method in JUDGED and not options.judge_model:
+        raise InputError(f"--rerank {options.method} needs --judge-model")
+    if options.judge_backend == "openai" and not options.judge_base_url and options.method in JUDGED:
+        raise InputError("--judge-backend openai needs --judge-base-url")
+
+
+def benchmark_of(config: dict[str, Any], dataset_path: str | None = None):
+    """The run's dataset, checked against the sha256 it was scored with."""
+    d = config.get("dataset") or {}
+    options = {"challenge_tests": True} if d.get("challenge_tests") else {}
+    candidates = [dataset_path] if dataset_path else [None, d.get("source")]
+    for path in candidates:
+        if path is not None and not Path(path).is_file():
+            continue
+        bench = datasets.load(d.get("name", ""), path=path, **options)
+        if bench.sha256 == d.get("sha256"):
+            return bench
+    raise InputError(f"the run's dataset ({d.get('name')}, sha256 {str(d.get('sha256'))[:12]}...) is not the "
+                     "shipped copy; pass --dataset-path FILE")
+
+
+def samples_path(run: RunDir, config: dict[str, Any]) -> Path:
+    if config.get("command") == "evaluate":
+        return Path(config.get("samples", {}).get("path", ""))
+    return run.path / SAMPLES_FILE
+
+
+def read_candidates(run: RunDir, config: dict, bench) -> tuple[dict[str, list[Candidate]], int]:
+    """(candidates per task, in sample order; samples with no usable verdict, left out)."""
+    index = run.index_results()
+    path = samples_path(run, config)
+    if not path.is_file():
+        raise InputError(f"{run.path}: the run's samples file {path} is gone; rerank needs the candidates' code")
+    out: dict[str, list[Candidate]] = {}
+    skipped = 0
+    for s in iter_samples(path, bench):
+        index_in_file = s.extra.get("sample_index")
+        idx = index_in_file if isinstance(index_in_file, int) else s.sample_index
+        ref = index.get((s.task_id, idx))
+        program = bench.program(bench.get(s.task_id), completion=s.completion, solution=s.solution)
+        if ref is None or ref.status == "error" or ref.program.hex() != program.digest():
+            skipped += 1
+            continue
+        mlp = s.extra.get("mean_logprob")
+        out.setdefault(s.task_id, []).append(Candidate(
+            s.task_id, idx, program.solution, program.digest(),
+            float(mlp) if isinstance(mlp, (int, float)) else None, ref.passed))
+    if not out:
+        raise InputError(f"{run.path}: no sample has a verdict to rerank (run the evaluation first)")
+    return out, skipped
+
+
+def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset_path: str | None = None,
+               seed: int = 0) -> dict[str, Any]:
+    """Rerank one run directory; returns summary.json's new `rerank` block. `pool` and `judge` are used
+    when given (a warm pool, the generator's engine) and opened on demand otherwise."""
+    check_options(options)
+    run = RunDir(run_dir)
+    config = run.read_config()
+    summary = run.read_summary()
+    if config is None or summary is None:
+        raise InputError(f"{run_dir}: not a finished coderun run directory (no config.json or summary.json)")
+    bench = benchmark_of(config, dataset_path)
+    candidates, skipped = read_candidates(run, config, bench)
+    method = rerank.get(options.method)(options)
+    execution = config.get("execution", {})
+    with ExitStack() as stack:
+        ctx = Context(bench, FeatureStore(run.path / "rerank" / "features.jsonl"), options,
+                      pool=_opener(stack, pool, lambda: _open_pool(execution)),
+                      judge=_opener(stack, judge, lambda: _open_judge(options, run.path)),
+                      cpu_limits={t: v.get("cpu", 1.0) for t, v in execution.get("limits", {}).items()},
+                      memory=parse_size(execution.get("settings", {}).get("memory") or "1g"))
+        stack.callback(ctx.store.close)
+        features = method.features(ctx, candidates)
+    selection = select(method, bench, candidates, features)
+    _write_rows(run, options.method, selection, features)
+    block = rerank_block(method, bench, candidates, features, selection, ctx, skipped, seed)
+    summary["rerank"] = block
+    run.write_summary(summary)
+    return block
+
+
+def _opener(stack: ExitStack, given, open_):
+    """A callable giving the resource: the one given, or one opened on first use and closed with `stack`."""
+    box: list = [given]
+
+    def get():
+        if box[0] is None:
+            box[0] = open_()
+            stack.callback(box[0].close)
+        return box[0]
+
+    return get
+
+
+def _open_pool(execution: dict):
+    from coderun.execute.base import get_provider
+    from coderun.execute.pool import SandboxPool
+
+    settings = execution.get("settings", {})
+    provider = get_provider(settings.get("provider") or "docker", memory=settings.get("memory") or "1g")
+    pool = SandboxPool(provider, workers=execution.get("workers"))
+    pool.__enter__()
+    return _Closing(pool)
+
+
+class _Closing:
+    """A context-managed resource seen through `.close()` (what _opener calls) and its own methods."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def close(self):
+        self.inner.__exit__(None, None, None)
+
+
+def _open_judge(options: Options, run_path: Path):
+    from coderun.generate.base import EngineOptions, create
+    from coderun.rerank.judge_client import BackendJudge, ProcessJudge
+
+    if options.judge_backend == "openai":
+        return BackendJudge(create("openai", EngineOptions(model=options.judge_model, base_url=options.judge_base_url,
+                                                           api_key_env=options.judge_api_key_env)))
+    engine = {"backend": "vllm", "model": options.judge_model, "max_model_len": options.judge_max_model_len,
+              "gpu_memory_utilization": options.judge_gpu_memory_utilization}
+    return ProcessJudge(engine, run_path / "rerank" / "judge.log")
+
+
+def select(method, bench, candidates, features) -> dict[tuple[str, int], tuple[float, float]]:
+    """{(task_id, sample_index): (score, selected weight)}."""
+    out = {}
+    for task_id, cands in candidates.items():
+        feats = [features.get(c.key) for c in cands]
+        scores = method.scores(bench.get(task_id), cands, feats)
+        weights = rm.selection_weights(scores)
+        for c, s, w in zip(cands, scores, weights):
+            out[c.key] = (s, float(w))
+    return out
+
+
+def _write_rows(run: RunDir, method: str, selection, features) -> None:
+    rows = run.read_results()
+    for row in rows:
+        score, weight = selection.get((row.task_id, row.sample_index), (None, 0.0))
+        row.extra.update(rerank_method=method, rerank_score=_finite(score), selected=weight,
+                         rerank_features=features.get((row.task_id, row.sample_index)))
+    run.rewrite_rows(rows)
+
+
+def _finite(x):
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else round(float(x), 6)
+
+
+def rerank_block(method, bench, candidates, features, selection, ctx, skipped: int, seed: int) -> dict:
+    problems = [([selection[c.key][1] for c in cands], [c.passed for c in cands]) for cands in candidates.values()]
+    stats = rm.rerank_summary(problems, seed=seed)
+    block = {"method": method.name, "rerank@1": stats["rerank@1"]["value"], "pass@1": stats["pass@1"]["value"],
+             "pass@n": stats["pass@n"]["value"], "gap_closed": stats["gap_closed"]["value"],
+             "ci": {k: stats[k] for k in ("rerank@1", "pass@1", "pass@n", "gap_closed")},
+             "num_problems": stats["num_problems"], "num_candidates": sum(len(c) for c in candidates.values()),
+             "left_out": skipped, "information": method.information(bench), "notes": list(dict.fromkeys(ctx.notes)),
+             "stats": ctx.stats}
+    groups = [([method.calibration(features.get(c.key)) for c in cands], [c.passed for c in cands])
+              for cands in candidates.values()]
+    if groups and all(p is not None for ps, _ in groups for p in ps):
+        block["calibration"] = rm.calibration_summary(groups)
+    return block

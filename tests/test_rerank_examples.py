@@ -55,7 +55,7 @@ out.write(json.dumps(results))
 
 def _run_reference(problems: list[dict]) -> list[list[bool] | None]:
     proc = subprocess.run([sys.executable, "-c", _RUNNER], input=json.dumps(problems), capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -246,16 +246,31 @@ def test_docstring_snippet_without_signature():
         ("add(2, 3)", "5"), ("add(1, 1)", "2")]
 
 
-@pytest.mark.parametrize("text", [
-    "", "def f(x):\n    'Return the square of x.'\n", "no examples at all", "f(", "f(1) ==", ">>> f(1",
-    ">>> f(1)\n[1, 2", "\x00>>> f(\x00)", "f(" * 2000, "(" * 5000 + "f(1) == 2", ">>>\n...\n>>> ", "f(1) == f",
-    "Input: Output:", "For x = the output should be", "f(1) ==> " + "[" * 300, "\ud800 f(1) == '\udfff'",
-])
-def test_no_examples_and_garbage_never_raise(text):
-    got = parse_examples(text, "f")
-    assert isinstance(got, list)
-    assert all(ex.expected is None or ex.call for ex in got)
-    assert isinstance(parse_examples(text * 3, ""), list)  # nor does an empty entry point
+def test_text_without_examples_gives_nothing():
+    no_examples = [
+        "", "no examples at all", "def f(x):\n    'Return the square of x.'\n",
+        'def f(s: str):\n    """Takes a string encoded with encode(). Returns f(s) decoded."""\n',
+        'def f(n):\n    """f(n) -> f(n - 1) + f(n - 2), and f(x) = x * 2 for x in range(3)."""\n',
+        "def f(xs):\n    'For example, if you are given xs then return xs.'\n",
+    ]
+    for text in no_examples:
+        assert parse_examples(text, "f") == []
+
+
+GARBAGE = [
+    "f(", "f(1) ==", ">>> f(1", ">>> f(1)\n[1, 2", "\x00>>> f(\x00)", "f(" * 2000, "(" * 5000 + "f(1) == 2",
+    ">>>\n...\n>>> ", "f(1) == f", "Input: Output:", "For x = the output should be", "f(1) ==> " + "[" * 300,
+    "\ud800 f(1) == '\udfff'", "def f(:\n  >>> f(1)\n  1", ("f(1) == " + "x " * 300 + "\n") * 10,
+    ("f(" + ")" * 200 + " ") * 200, ">>> x = f(\n>>> f(x)\n2", "f(*[1, 2]) -> 1", "Input: [1, 2], 3 Output: ()",
+]
+
+
+@pytest.mark.parametrize("text", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_never_raises(text):
+    for entry in ("f", "", "not an identifier", "print"):
+        got = parse_examples(text, entry)
+        assert isinstance(got, list) and all(isinstance(ex, Example) for ex in got)
+    assert parse_examples(None, "f") == [] and parse_examples("f(1) == 2", None) == []  # type: ignore[arg-type]
 
 
 def test_every_field_parses():

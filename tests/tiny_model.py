@@ -61,27 +61,42 @@ def _train_tokenizer(bench, out: Path):
     return fast
 
 
-def _sequences(bench, tokenizer) -> list[list[int]]:
+def _sequences(bench, tokenizer) -> list[tuple[list[int], int]]:
+    """(token ids, where the loss starts): the memorised solutions whole, and two judge answers."""
     seqs = []
     for task in MEMORISED:
         p = bench.get(task)
         body = p.canonical_solution[len(p.prompt):]
         ids = tokenizer(p.prompt, add_special_tokens=False)["input_ids"]
         ids += tokenizer(body, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        seqs.append(ids)
+        seqs.append((ids, 0))
+    return seqs + _judge_sequences(bench, tokenizer)
+
+
+def _judge_sequences(bench, tokenizer) -> list[tuple[list[int], int]]:
+    """The judge's prompt for a right and a wrong HumanEval/2 candidate, answered Yes and No: the judge tests
+    need "Yes" and "No" among the verdict token's likeliest alternatives (a random model puts code there)."""
+    from coderun.rerank.judge import pointwise_prompt
+
+    p = bench.get("HumanEval/2")
+    seqs = []
+    for body, answer in (("    return number % 1.0\n", " Yes"), ("    return 0.5\n", " No")):
+        prompt = tokenizer(pointwise_prompt(p.prompt, p.prompt + body, False)["text"], add_special_tokens=False)
+        ids = prompt["input_ids"]
+        seqs.append((ids + tokenizer(answer, add_special_tokens=False)["input_ids"], len(ids)))
     return seqs
 
 
-def _train(model, seqs: list[list[int]], steps: int) -> None:
+def _train(model, seqs: list[tuple[list[int], int]], steps: int) -> None:
     import torch
 
-    width = max(map(len, seqs))
+    width = max(len(s) for s, _ in seqs)
     ids = torch.full((len(seqs), width), 0, dtype=torch.long)
     labels = torch.full((len(seqs), width), -100, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
+    for i, (s, start) in enumerate(seqs):
         ids[i, :len(s)] = torch.tensor(s)
-        labels[i, :len(s)] = torch.tensor(s)
+        labels[i, start:len(s)] = torch.tensor(s[start:])
         mask[i, :len(s)] = 1
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()

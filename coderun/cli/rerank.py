@@ -15,6 +15,8 @@ def judge_options(f):
                      help="Compare the top K candidates pairwise (both orders) to break ties; 0: off."),
         click.option("--judge-chat", is_flag=True, help="Ask the judge through its chat template."),
         click.option("--judge-max-model-len", type=click.IntRange(1), help="vllm judge: context length."),
+        click.option("--judge-gpu-memory-utilization", type=click.FloatRange(0.01, 1.0),
+                     help="vllm judge: share of accelerator (CPU build: CPU) memory for its engine."),
         click.option("--judge-base-url", help="openai judge: the server's API root."),
         click.option("--judge-backend", type=click.Choice(["vllm", "openai"]),
                      help="Where the judge runs [default: the generation backend, else vllm]."),
@@ -43,7 +45,8 @@ def rerank_settings(method: str | None, kw: dict, default_model: str | None = No
     options = Options(method=method, judge_model=judge["judge_model"] or default_model, judge_backend=backend,
                       judge_base_url=judge["judge_base_url"] or (default_base_url if backend == "openai" else None),
                       judge_chat=judge["judge_chat"], judge_pairwise=judge["judge_pairwise"],
-                      judge_max_model_len=judge["judge_max_model_len"])
+                      judge_max_model_len=judge["judge_max_model_len"],
+                      judge_gpu_memory_utilization=judge["judge_gpu_memory_utilization"])
     from coderun.reranking import check_options
 
     check_options(options)  # exit 2 before anything runs

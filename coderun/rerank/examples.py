@@ -1,31 +1,27 @@
 """Input/output examples read from a problem's public text, for execution-based reranking.
 
-A reranker runs each candidate program on a few example calls and prefers the candidates whose results
-match the expected values (or, where the text gives no value, agree with the other candidates). The
-examples come only from what the model is shown: a HumanEval prompt (signature + docstring) or MBPP's
-public assert lines, never from hidden tests. Caveat: HumanEval's docstring examples often reappear in
-its hidden tests, so a reranker scored on HumanEval may look better than it would on unseen problems.
-
-Parsing is generic (no per-problem rules); it must work on prompts it was never developed on:
-- doctest: `>>> f(x)` then output lines (joined; a multi-line value is kept while it parses), `... `
-  continuations, `>>> x = ...` assignments inlined into later calls. Output that is not a Python
-  expression keeps the call with expected=None; `>>> print(v)` becomes call `str(v)` with the printed text;
-  no output means the call returns None (doctest semantics); `>>> f(x) == y` is split; tracebacks dropped.
-- equals / arrow: `f(x) == y`, `= y`, `returns y`, `should return y`, `# => y`, `-> y`, `=> y`, `==> y`,
-  `--> y`, `➞ y`, even across lines (a multi-line call, "should\\n return y").
-- prose: "Input: a = 1, b = [2] Output: 3", "For lst = [1] the output should be 5", and a line starting
-  with `param = value` followed by a line starting with `return value`. Values become positional args.
-Inline and prose examples need an expected value. `true`/`false`/`null` are read as Python's; an unquoted
-word passed as an argument (`f(abc) => 1`) is a string unless it is a parameter name (`f(n) -> ...` is
-notation, dropped). When no example calls the entry point, a call to an undefined function with the
-entry point's arity (a stale name in the docstring) is read as a call to the entry point.
+A reranker runs candidate programs on example calls and prefers those whose results match the expected
+values (or, with none given, agree with each other). Examples come only from what the model is shown -- a
+HumanEval prompt (signature + docstring) or MBPP's public asserts -- never from hidden tests. Caveat:
+HumanEval's docstring examples often reappear in its hidden tests, so gains measured there can overstate
+gains on unseen problems. Parsing is generic (no per-problem rules) and `ast` checks every piece.
+- doctest: `>>> f(x)` + output lines, `... ` continuations, `>>> x = v` inlined later. Output that is no
+  Python value keeps the call with expected=None; `>>> print(v)` gives `str(v)` and the printed text; no
+  output means None (doctest semantics); `>>> f(x) == y` is split.
+- equals/arrow: `f(x) == y`, `= y`, `returns y`, `should return y`, `# => y`, `->`, `=>`, `==>`, `-->`, `➞`.
+- prose: "Input: a = 1, b = [2]  Output: 3", "For lst = [1] the output should be 5", a line `param = v`
+  then a line `return y`; values become positional arguments (reordered if named like the parameters).
+Other than doctest, an example needs a closed expected value (literals, builtins): trailing comments,
+periods and prose are cut, `true`/`null` become Python's. An unquoted word argument (`f(abc) => 1`) is a
+string unless it names a parameter (`f(n) -> f(n-1)` is notation, dropped); argument counts must fit the
+signature. If nothing calls the entry point, calls to an unknown function (a stale name) are tried.
 """
-
 from __future__ import annotations
 
 import ast
 import builtins
 import copy
+import itertools
 import keyword
 import re
 import warnings
@@ -42,23 +38,29 @@ class Example:
 _BUILTINS = frozenset(dir(builtins))
 _LITERALS = {"true": True, "false": False, "null": None, "none": None}
 _UNICODE = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "−": "-", "\u00a0": " "})
-_SEP = re.compile(r"[ \t]*(?:#[ \t]*)?(?:(?P<arrow>==>|-->|=>|->|➞|→|⇒|⟶)|(?:==|=|should\s+(?:return|be)\b"
-                  r"|returns?\b|equals?\b|gives\b|evaluates\s+to\b))[ \t]*")
-_IN = r"\bInput\s*:|\bfor\s+(?=[A-Za-z_]\w*[ \t]*=(?!=))"
+_SEP = re.compile(r"`?[ \t]*(?:#[ \t]*)?(?:(?P<arrow>==>|-->|=>|->|➞|→|⇒|⟶)|(?:==|=|should\s+(?:return|be)\b"
+                  r"|returns?\b|equals?\b|is\b(?!\s+not\b)|gives\b|evaluates\s+to\b))[ \t]*`?")
+_IN = r"\bInput\s*:|\b(?:for|if|when|given)\s+(?=[A-Za-z_]\w*[ \t]*=(?!=))"
 _OUT = re.compile(r"\bOutput\s*:|\b(?:the\s+)?(?:output|result)\s+(?:should|will)\s+be\b|^[ \t]*return\b[ \t]*=?",
-                  re.I | re.M)
+                  re.IGNORECASE | re.MULTILINE)
 _ASSIGN = re.compile(r"[\s,;]*(?:and\s+)?([A-Za-z_]\w*)[ \t]*[=:](?!=)[ \t]*")
+_END = (">>>", '"""', "'''")  # what ends a doctest's output
+_PS1 = re.compile(r"[ \t]*(?:" + "|".join(_END[1:]) + r")?>>>")
 _BAD_REST = re.compile(r"[ \t]*[-+*/%&|^@<>]|[(\[]|\.\w")  # a cut before these splits an expression
 
 
-def _expr(src: str) -> ast.expr | None:
+def _parse(src: str, mode: str = "eval"):
+    """ast.parse, quiet and never raising: an expression's node (mode "eval"), a module, or None."""
     try:
-        return ast.parse(src.strip(), mode="eval").body
-    except Exception:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(src.strip() if mode == "eval" else src, mode=mode)
+        return tree.body if mode == "eval" else tree
+    except Exception:  # noqa: BLE001 - SyntaxError, ValueError (NUL bytes), RecursionError, ...
         return None
 
 
-def _is_call(node: ast.AST, name: str) -> bool:
+def _is_call(node, name: str) -> bool:
     func = getattr(node, "func", None)
     return isinstance(node, ast.Call) and name in (getattr(func, "id", None), getattr(func, "attr", None))
 
@@ -68,48 +70,52 @@ def _has_call(node: ast.AST, name: str) -> bool:
 
 
 def _free(node: ast.AST) -> set[str]:
-    names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
-    bound = {n.id for n in names if not isinstance(n.ctx, ast.Load)} | {a.arg for a in ast.walk(node)
-                                                                        if isinstance(a, ast.arg)}
-    return {n.id for n in names if isinstance(n.ctx, ast.Load)} - bound
+    names = [(getattr(n, "id", None) or n.arg, isinstance(getattr(n, "ctx", None), ast.Load))
+             for n in ast.walk(node) if isinstance(n, (ast.Name, ast.arg))]
+    return {name for name, load in names if load} - {name for name, load in names if not load}
 
 
-class _Literals(ast.NodeTransformer):
-    def visit_Name(self, node):
-        low = node.id.lower()
-        return ast.Constant(_LITERALS[low]) if low in _LITERALS else node
+class _Names(ast.NodeTransformer):
+    """true/false/null as constants; names bound by earlier doctest lines replaced by their values."""
 
-
-class _Subst(ast.NodeTransformer):
-    def __init__(self, env: dict):
-        self.env = env
+    def __init__(self, env: dict | None = None):
+        self.env = env or {}
 
     def visit_Name(self, node):
-        hit = isinstance(node.ctx, ast.Load) and node.id in self.env
-        return copy.deepcopy(self.env[node.id]) if hit else node
+        if isinstance(node.ctx, ast.Load) and node.id in self.env:
+            return copy.deepcopy(self.env[node.id])
+        return ast.Constant(_LITERALS[node.id.lower()]) if node.id.lower() in _LITERALS else node
 
 
-def _longest(text: str, accept, cap: int = 600):
-    """The longest prefix of text (cut at a space or punctuation) that parses and that accept() keeps."""
-    text, last = text[:cap], None
-    for i in range(len(text), 0, -1):
-        if i < len(text) and text[i] not in " \t\n,.;" or _BAD_REST.match(text[i:].split("\n", 1)[0]):
+def _longest(text: str, accept, cap: int = 600, tries: int = 40):
+    """The longest prefix of text's first line (more lines while brackets are open), cut at a space or
+    punctuation, that parses and that accept() keeps: (node, end offset in text), or (None, 0)."""
+    lead = len(text) - len(text.lstrip())
+    span, *rest = text[lead:lead + cap].split("\n")
+    for line in rest:
+        if sum(map(span.count, "([{")) <= sum(map(span.count, ")]}")):
+            break
+        span += "\n" + line
+    last = None
+    for i in range(len(span), 0, -1):
+        if i < len(span) and span[i] not in " \t\n,.;`" or _BAD_REST.match(span, i):
             continue
-        cand = text[:i].rstrip()
+        cand = span[:i].rstrip()
         if cand == last or not cand or cand[-1] in ",.;":
             continue
-        last, node = cand, _expr(cand)
+        if (tries := tries - 1) < 0:
+            break
+        last, node = cand, _parse(cand)
         if node is not None and (node := accept(node)) is not None:
-            return node, i
+            return node, lead + i
     return None, 0
 
 
-def _split(node: ast.AST, entry: str):
+def _split(node, entry: str):
     """(call side, expected side) of `a == b` (or `a is b`) where one side calls entry."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.Is)):
         a, b = node.left, node.comparators[0]
-        a, b = (a, b) if _has_call(a, entry) else (b, a)
-        return (a, b) if _has_call(a, entry) else None
+        return (a, b) if _has_call(a, entry) else (b, a) if _has_call(b, entry) else None
     return None
 
 
@@ -117,10 +123,18 @@ def _example(call, expected, style: str) -> Example:
     return Example(ast.unparse(call), None if expected is None else ast.unparse(expected), style)
 
 
+def _module(text: str, entry: str) -> ast.Module:
+    """The prompt's syntax tree; for a docstring snippet, just its `def entry(...)` line, if any."""
+    if tree := _parse(text, "exec"):
+        return tree
+    m = re.search(rf"def\s+{re.escape(entry)}\s*\([^)]*(?:\)[^:)]*)*\)\s*(?:->[^:\n]*)?:", text[:5000])
+    return m and _parse(m[0] + " pass", "exec") or ast.Module([], [])
+
+
 class _Parser:
     def __init__(self, text: str, entry: str):
         self.entry, self.params, self.arity, defined = entry, (), None, set()
-        for node in ast.walk(_tree(text, entry) or ast.Module([], [])):
+        for node in ast.walk(_module(text, entry)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 defined.add(node.name)
                 if node.name == entry and not self.params:
@@ -132,11 +146,11 @@ class _Parser:
         self.names = _BUILTINS | defined
 
     def ok_expected(self, node):
-        node = _Literals().visit(node)
+        node = _Names().visit(node)
         return None if _has_call(node, self.entry) or not _free(node) <= self.names else node
 
     def ok_call(self, node, quote_words: bool = False):
-        node = _Literals().visit(node)
+        node = _Names().visit(node)
         calls = [n for n in ast.walk(node) if _is_call(n, self.entry)]
         for call in calls if quote_words else ():
             for i, arg in enumerate(call.args):
@@ -146,173 +160,136 @@ class _Parser:
                     call.args[i] = ast.Constant(arg.id)
         if not calls or not _free(node) <= self.names | {self.entry}:
             return None
-        n, starred = len(calls[0].args) + len(calls[0].keywords), any(
-            isinstance(a, ast.Starred) for a in calls[0].args)
+        n = len(calls[0].args) + len(calls[0].keywords)
+        starred = any(isinstance(a, ast.Starred) for a in calls[0].args)
         return node if starred or not self.arity or self.arity[0] <= n <= self.arity[1] else None
 
     def run(self, text: str, limit: int) -> list[Example]:
-        text = text.translate(_UNICODE)[:50000]
         found, masked = self.doctest(text)
         found += list(self.inline(masked)) + list(self.prose(masked))
         if not any(e.expected for _, e in found):
-            for alias in self.aliases(masked):
-                found += list(self.inline(masked, alias))
-        out: list[Example] = []
-        for _, ex in sorted(found, key=lambda pe: pe[0]):
-            if (ex.call, ex.expected) not in {(e.call, e.expected) for e in out}:
-                out.append(ex)
-        return out[:limit]
+            for name in dict.fromkeys(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", masked)):
+                if name not in self.names and not keyword.iskeyword(name):
+                    found += list(self.inline(masked, name))
+        seen: set = set()  # keep the first of identical (call, expected) pairs, in order of appearance
+        return [e for _, e in sorted(found, key=lambda pe: pe[0])
+                if (e.call, e.expected) not in seen and not seen.add((e.call, e.expected))][:limit]
 
     def doctest(self, text: str):
         lines, found, env, i = text.split("\n"), [], {}, 0
-        offsets = [0]
-        for line in lines:
-            offsets.append(offsets[-1] + len(line) + 1)
-        masked = list(lines)
+        offsets, masked = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0)), list(lines)
         while i < len(lines):
-            if not lines[i].lstrip().startswith(">>>"):
+            if not (ps1 := _PS1.match(lines[i])):
                 i += 1
                 continue
-            src, j = lines[i].lstrip()[3:].strip(), i + 1
+            src, j, outs = lines[i][ps1.end():].strip(), i + 1, []
             while j < len(lines) and re.match(r"\s*\.\.\.( |$)", lines[j]):
                 src, j = src + "\n" + lines[j].lstrip()[4:], j + 1
-            outs = []
-            while j < len(lines) and (t := lines[j].strip()) and not t.startswith((">>>", '"""', "'''")):
-                closing = t.endswith(('"""', "'''"))
-                outs, j = outs + [t[:-3].rstrip() if closing else t], j + 1
-                if closing:
+            while j + len(outs) < len(lines) and (t := lines[j + len(outs)].strip()) and not t.startswith(_END):
+                outs.append(t[:-3].rstrip() if t.endswith(_END[1:]) else t)
+                if t.endswith(_END[1:]):
                     break
-            masked[i:j] = [" " * len(line) for line in lines[i:j]]
-            ex = self.doctest_example(src, [o for o in outs if o], env)
-            found += [(offsets[i], ex)] if ex else []
-            i = j
+            n = _longest(out := "\n".join(outs), self.ok_expected)[1]
+            outs = outs[:out[:n].count("\n") + 1] if n else outs  # the value may end before prose
+            masked[i:j + len(outs)] = [" " * len(line) for line in lines[i:j + len(outs)]]
+            found += [(offsets[i], ex)] if (ex := self.doctest_example(src, outs, env)) else []
+            i = j + len(outs)
         return found, "\n".join(masked)
 
     def doctest_example(self, src: str, outs: list[str], env: dict) -> Example | None:
         out = "\n".join(outs)
-        try:
-            body = ast.parse(src).body
-            stmt = _Subst(env).visit(body[0]) if len(body) == 1 else None
-        except Exception:
-            stmt = None
+        body = getattr(_parse(src, "exec"), "body", None)
+        stmt = _Names(env).visit(body[0]) if body else None
         if isinstance(stmt, ast.Assign) and [type(t) for t in stmt.targets] == [ast.Name]:
             env[stmt.targets[0].id] = self.ok_expected(stmt.value) or ast.Name("_unknown_", ast.Load())
             return None
         if not outs and (stmt is None or isinstance(getattr(stmt, "value", None), ast.Subscript)):
-            return next((ex for _, ex in self.inline(src, bare=True, style="doctest")), None)
+            return next((ex for _, ex in self.inline(src, bare=True, style="doctest")), None)  # `f(x) y`
         node = stmt.value if isinstance(stmt, ast.Expr) else None
-        printed = _is_call(node, "print") and len(node.args) == 1 and not node.keywords
-        node = node.args[0] if printed else node
-        pair = _split(node, self.entry) if out in ("", "True") and node is not None else None
+        if printed := _is_call(node, "print") and len(node.args) == 1 and not node.keywords:
+            node = node.args[0]
+        pair = _split(node, self.entry) if out in ("", "True") else None
         if pair and (call := self.ok_call(pair[0])) and (exp := self.ok_expected(pair[1])) is not None:
             return _example(call, exp, "doctest")
         if node is None or out.startswith("Traceback") or (call := self.ok_call(node)) is None:
             return None
         if printed:
             return Example(f"str({ast.unparse(call)})", repr(out), "doctest")
-        exp = _longest(out, self.ok_expected)[0] if outs else ast.Constant(None)
-        return _example(call, exp, "doctest")
+        return _example(call, _longest(out, self.ok_expected)[0] if outs else ast.Constant(None), "doctest")
 
     def inline(self, text: str, name: str | None = None, bare: bool = False, style: str | None = None):
         name = name or self.entry
-        for m in re.finditer(rf"(?<![\w.])(?<!def ){re.escape(name)}\s*\(", text):
+        for m in itertools.islice(re.finditer(rf"(?<![\w.])(?<!def ){re.escape(name)}\s*\(", text), 300):
             call, end = self.call_at(text, m.start(), name)
             sep = _SEP.match(text, end) if call is not None else None
-            if call is None or not (sep or bare):
-                continue
-            exp = _longest(text[sep.end() if sep else end:], self.ok_expected)[0]
-            if exp is not None:
+            exp = _longest(text[sep.end() if sep else end:], self.ok_expected)[0] if sep or bare else None
+            if call is not None and exp is not None:
                 yield m.start(), _example(call, exp, style or ("arrow" if sep and sep["arrow"] else "equals"))
 
     def call_at(self, text: str, start: int, name: str):
-        for j in range(start, min(len(text), start + 3000)):
-            if text[j] == ")" and _is_call(node := _expr(text[start:j + 1]), name):
-                if name != self.entry:
-                    node.func = ast.Name(self.entry, ast.Load())
+        j = start
+        for _ in range(100):  # the call ends at the first ")" where it parses
+            if (j := text.find(")", j + 1, start + 3000)) < 0:
+                break
+            if _is_call(node := _parse(text[start:j + 1]), name):
+                node.func = ast.Name(self.entry, ast.Load())  # a stale name becomes the entry point
                 return self.ok_call(node, quote_words=True), j + 1
         return None, 0
 
     def prose(self, text: str):
         params = "|".join(map(re.escape, self.params))
         pattern = _IN + (rf"|^[ \t]*(?=(?:{params})[ \t]*=(?!=))" if params else "")
-        marks = sorted([(m.start(), m.end(), 0) for m in re.finditer(pattern, text, re.I | re.M)]
+        marks = sorted([(m.start(), m.end(), 0) for m in re.finditer(pattern, text, re.IGNORECASE | re.MULTILINE)]
                        + [(m.start(), m.end(), 1) for m in _OUT.finditer(text)])
         start = None
         for pos, end, is_out in marks:
-            if not is_out:
-                start = (pos, end)
-            elif start is not None and pos - start[1] < 600:
+            if is_out and start is not None and pos - start[1] < 600:
                 args, exp = self.args(text[start[1]:pos]), _longest(text[end:], self.ok_expected)[0]
-                call = ast.Call(ast.Name(self.entry, ast.Load()), args or [], [])
-                if args is not None and exp is not None and (call := self.ok_call(call)) is not None:
+                call = self.ok_call(ast.Call(ast.Name(self.entry, ast.Load()), args or [], []))
+                if args is not None and exp is not None and call is not None:
                     yield start[0], _example(call, exp, "prose")
-                start = None
+            start = None if is_out else (pos, end)
 
     def args(self, part: str) -> list | None:
         names, args, pos = [], [], 0
-        while m := _ASSIGN.match(part, pos):
-            node, n = _longest(part[m.end():], self.ok_expected)
-            if node is None:
-                break
-            names, args, pos = names + [m[1]], args + [node], m.end() + n
+        while (m := _ASSIGN.match(part, pos)) and (value := _longest(part[m.end():], self.ok_expected))[0]:
+            names, args, pos = names + [m[1]], args + [value[0]], m.end() + value[1]
         if not args:
             node = _longest(part, self.ok_expected)[0]
-            many = isinstance(node, ast.Tuple) and self.arity and len(node.elts) == len(self.params) > 1
+            many = isinstance(node, ast.Tuple) and len(node.elts) == len(self.params) > 1
             return None if node is None else node.elts if many else [node]
-        if sorted(names) == sorted(self.params):
-            args = [dict(zip(names, args))[p] for p in self.params]
-        return args
-
-    def aliases(self, text: str) -> list[str]:
-        names = dict.fromkeys(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", text))
-        return [n for n in names if n not in self.names and n != self.entry and not keyword.iskeyword(n)]
-
-
-def _tree(text: str, entry: str) -> ast.Module | None:
-    try:
-        return ast.parse(text)
-    except Exception:  # a docstring snippet: parse just the signature, if there is one
-        m = re.search(rf"def\s+{re.escape(entry)}\s*\(.*?\)\s*(?:->[^:\n]*)?:", text, re.S)
-        try:
-            return ast.parse(m[0] + " pass") if m else None
-        except Exception:
-            return None
+        return [dict(zip(names, args))[p] for p in self.params] if sorted(names) == sorted(self.params) else args
 
 
 def parse_examples(text: str, entry_point: str, limit: int = 20) -> list[Example]:
-    """Examples (call, expected) from a HumanEval-style prompt, in order of appearance; [] on any failure."""
+    """Examples from a HumanEval-style prompt, in order of appearance, deduplicated; [] on any failure."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _Parser(text, entry_point).run(text, limit)
-    except Exception:
+        text = text.translate(_UNICODE)[:50000]
+        return _Parser(text, entry_point).run(text, limit) if entry_point.isidentifier() else []
+    except Exception:  # noqa: BLE001 - the contract: any text, never an exception
         return []
 
 
 def _from_assert(test: ast.expr, entry: str) -> Example | None:
-    if not _has_call(test, entry):
-        return None
-    pair = _split(test, entry)
     func = getattr(test, "func", None)
-    if isinstance(test, ast.Call) and getattr(func, "attr", getattr(func, "id", "")) in ("isclose", "allclose"):
-        a, b = test.args[:2] if len(test.args) >= 2 else (test, test)
-        pair = (a, b) if _has_call(a, entry) else (b, a) if _has_call(b, entry) else None
+    if getattr(func, "attr", getattr(func, "id", None)) in ("isclose", "allclose") and len(test.args) >= 2:
+        pair = _split(ast.Compare(test.args[0], [ast.Eq()], [test.args[1]]), entry)
+    else:
+        pair = _split(test, entry)
     if pair:
         return Example(ast.unparse(pair[0]), ast.unparse(pair[1]), "assert")
+    if not _has_call(test, entry):
+        return None
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return Example(ast.unparse(test.operand), "False", "assert")
     return Example(ast.unparse(test), "True", "assert")
 
 
 def examples_from_asserts(asserts: list[str], entry_point: str) -> list[Example]:
-    """Examples from MBPP-style `assert` lines: the side that calls entry_point is the call."""
+    """Examples from MBPP-style `assert` lines: the side (or isclose argument) calling entry_point is the call."""
     out: list[Example] = []
     for line in asserts:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tests = [n.test for n in ast.walk(ast.parse(line.strip())) if isinstance(n, ast.Assert)]
-            out += [ex for ex in map(lambda t: _from_assert(t, entry_point), tests) if ex and ex not in out]
-        except Exception:
-            continue
+        tests = [n.test for n in ast.walk(_parse(str(line).strip(), "exec") or ast.Module([], []))
+                 if isinstance(n, ast.Assert)]
+        out += [ex for ex in (_from_assert(t, entry_point) for t in tests) if ex and ex not in out]
     return out

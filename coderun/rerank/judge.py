@@ -149,16 +149,16 @@ class JudgeReranker(Reranker):
 
     def features(self, ctx, candidates):
         chat, settings = self.options.judge_chat, self.settings()
-        prompts = {}
+        prompts, out = {}, {}
         for task_id, cands in candidates.items():
             statement = ctx.bench.get(task_id).prompt
             for c in cands:
                 prompts[c.key] = pointwise_prompt(statement, c.code, chat)
         ask(ctx, "judge", settings, prompts.values())
-        out = {}
         for key, prompt in prompts.items():
-            p, from_logprobs = ctx.store.get("judge", settings, _prompt_id(prompt))
-            out[key] = {"p_yes": p, "from_logprobs": from_logprobs}
+            p, from_logprobs = ctx.store.get("judge", settings, _prompt_id(prompt)) or (0.5, False)
+            # what the judge saw: candidates that differ only in comments are one program to it
+            out[key] = {"p_yes": p, "from_logprobs": from_logprobs, "program": _prompt_id(prompt)}
         if any(not f["from_logprobs"] for f in out.values()):
             ctx.notes.append("the judge returned no logprobs for some answers: their P(Yes) is the parsed "
                              "answer (1, 0, or 0.5 when neither)")
@@ -171,25 +171,25 @@ class JudgeReranker(Reranker):
         plans = {}
         for task_id, cands in candidates.items():
             statement = ctx.bench.get(task_id).prompt
-            distinct = list({c.code_digest: c for c in sorted(cands, key=lambda c: -out[c.key]["p_yes"])}.values())
-            for a, b in combinations(distinct[:k], 2):
-                plans[(a.code_digest, b.code_digest)] = (pairwise_prompt(statement, a.code, b.code, chat),
-                                                         pairwise_prompt(statement, b.code, a.code, chat))
+            ranked = sorted(cands, key=lambda c: -out[c.key]["p_yes"])
+            distinct: dict[str, object] = {}
+            for c in ranked:  # the likeliest candidate of each program, in order
+                distinct.setdefault(out[c.key]["program"], c)
+            for (da, a), (db, b) in combinations(list(distinct.items())[:k], 2):
+                plans[(da, db)] = (pairwise_prompt(statement, a.code, b.code, chat),
+                                   pairwise_prompt(statement, b.code, a.code, chat))
         ask(ctx, "pair", settings, [p for pair in plans.values() for p in pair])
-        for cands in candidates.values():
-            for c in cands:
-                out[c.key]["pairs"] = {}
-        by_digest = {}
-        for cands in candidates.values():
-            for c in cands:
-                by_digest.setdefault(c.code_digest, []).append(c.key)
+        by_program: dict[str, list] = {}
+        for key, f in out.items():
+            f["pairs"] = {}
+            by_program.setdefault(f["program"], []).append(key)
         for (da, db), (ab, ba) in plans.items():
-            first = ctx.store.get("pair", settings, _prompt_id(ab))[0]  # P(A) with a as A
-            second = ctx.store.get("pair", settings, _prompt_id(ba))[0]  # P(A) with b as A
-            outcome = 1 if first > 0.5 and second < 0.5 else -1 if first < 0.5 and second > 0.5 else 0
-            for key in by_digest[da]:
+            first = (ctx.store.get("pair", settings, _prompt_id(ab)) or (0.5,))[0]  # P(A) with a as A
+            second = (ctx.store.get("pair", settings, _prompt_id(ba)) or (0.5,))[0]  # P(A) with b as A
+            outcome = pair_outcome(first, second)
+            for key in by_program[da]:
                 out[key]["pairs"][db] = outcome
-            for key in by_digest[db]:
+            for key in by_program[db]:
                 out[key]["pairs"][da] = -outcome
 
     def scores(self, problem, candidates, features):
@@ -202,16 +202,30 @@ class JudgeReranker(Reranker):
         return features.get("p_yes") if features else None
 
 
+def pair_outcome(first: float, second: float) -> int:
+    """+1: a beats b, -1: b beats a, 0: a tie. `first` is P(A) with a shown as A, `second` with b shown as
+    A; a preference must survive the swap, else it is position bias and counts as a tie."""
+    if first > 0.5 and second < 0.5:
+        return 1
+    if first < 0.5 and second > 0.5:
+        return -1
+    return 0
+
+
 def pairwise_scores(candidates, features, base: list[float], k: int) -> list[float]:
-    """The top k by P(Yes) are ordered by pairwise wins among themselves (Copeland), above the rest."""
-    order = sorted(range(len(base)), key=lambda i: -(base[i] if not math.isnan(base[i]) else -1))
-    top = order[:k]
-    digests = {candidates[i].code_digest for i in top}
+    """The top k distinct programs (as the judge saw them) by P(Yes) rank above the rest, by their pairwise
+    wins among themselves (Copeland), then by P(Yes)."""
+    programs = [(f or {}).get("program", c.code_digest) for c, f in zip(candidates, features)]
+    best: dict[str, float] = {}
+    for program, p in zip(programs, base):
+        best[program] = max(best.get(program, -1.0), p if not math.isnan(p) else -1.0)
+    top = set(sorted(best, key=lambda d: -best[d])[:k])
     scores = list(base)
-    for i in top:
-        pairs = (features[i] or {}).get("pairs", {})
-        wins = sum(v for d, v in pairs.items() if d in digests)
-        scores[i] = 2 + wins + 1e-6 * (base[i] if not math.isnan(base[i]) else 0)
+    for i, program in enumerate(programs):
+        if program in top:
+            pairs = (features[i] or {}).get("pairs", {})
+            wins = sum(v for d, v in pairs.items() if d in top)
+            scores[i] = 2 + wins + 1e-6 * (base[i] if not math.isnan(base[i]) else 0)
     return scores
 
 
@@ -239,4 +253,8 @@ def ask(ctx, kind: str, settings: str, prompts) -> None:
         ctx.stats["judge_seconds"] = round(ctx.stats.get("judge_seconds", 0.0) + time.perf_counter() - began, 3)
         ctx.stats["judge_calls"] = ctx.stats.get("judge_calls", 0) + len(batch)
         for (pid, _), answer in zip(batch, answers):
+            if answer.get("error"):  # not stored: asked again next time
+                ctx.stats["judge_errors"] = ctx.stats.get("judge_errors", 0) + 1
+                ctx.notes.append(f"the judge could not answer some prompts ({answer['error']}); they score 0.5")
+                continue
             ctx.store.put(kind, settings, pid, list(choice_probability(answer, yes, no)))

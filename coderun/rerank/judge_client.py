@@ -28,16 +28,29 @@ def sampling():
 
 
 def answers_of(backend, prompts: list[dict]) -> list[dict]:
-    """Ask `backend` every prompt once, greedily, for one token and its top alternatives; in order."""
+    """Ask `backend` every prompt once, greedily, for one token and its top alternatives; in order. A
+    prompt the model refuses (longer than its context, say) gets an answer with an "error" instead."""
     from coderun.generate.base import Request
 
     requests = [Request(str(i), 1, text=p.get("text"), messages=p.get("messages")) for i, p in enumerate(prompts)]
     found: dict[str, dict] = {}
     for group in _by_kind(requests):
-        for request, completions in backend.generate(group, sampling()):
+        _ask_group(backend, group, found)
+    return [found[str(i)] for i in range(len(prompts))]
+
+
+def _ask_group(backend, requests: list, found: dict[str, dict]) -> None:
+    try:
+        for request, completions in backend.generate(requests, sampling()):
             c = completions[0]
             found[request.task_id] = {"text": c.text, "top": (c.top_logprobs or [None])[0]}
-    return [found[str(i)] for i in range(len(prompts))]
+    except Exception as exc:  # noqa: BLE001 - one bad prompt must not sink the batch: ask one by one
+        if len(requests) == 1:
+            found[requests[0].task_id] = {"text": "", "top": None, "error": str(exc).splitlines()[0][:200]}
+            return
+        for request in requests:
+            if request.task_id not in found:
+                _ask_group(backend, [request], found)
 
 
 def _by_kind(requests: list) -> list[list]:

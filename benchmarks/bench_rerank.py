@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--judge-base-url")
     parser.add_argument("--judge-pairwise", type=int, default=0)
     parser.add_argument("--judge-max-model-len", type=int)
+    parser.add_argument("--judge-gpu-memory-utilization", type=float)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -127,7 +128,8 @@ def main() -> None:
     for name in args.methods.split(","):
         options = Options(name, judge_model=args.judge_model, judge_backend=args.judge_backend,
                           judge_base_url=args.judge_base_url, judge_pairwise=args.judge_pairwise,
-                          judge_max_model_len=args.judge_max_model_len)
+                          judge_max_model_len=args.judge_max_model_len,
+                          judge_gpu_memory_utilization=args.judge_gpu_memory_utilization)
         began = time.perf_counter()
         block = rerank_run(str(run), options)  # measures (or reuses) every feature over the whole pool
         measured = time.perf_counter() - began

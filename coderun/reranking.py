@@ -149,6 +149,24 @@ class _Closing:
         self.inner.__exit__(None, None, None)
 
 
+class SharedJudge:
+    """One judge for several run directories (a model with LoRA variants): started on the first question,
+    closed by the caller once."""
+
+    def __init__(self, options: Options, log_dir: Path):
+        self.options, self.log_dir, self.client = options, log_dir, None
+
+    def ask(self, prompts: list[dict]) -> list[dict]:
+        if self.client is None:
+            self.client = _open_judge(self.options, self.log_dir)
+        return self.client.ask(prompts)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
 def _open_judge(options: Options, run_path: Path):
     from coderun.generate.base import EngineOptions, create
     from coderun.rerank.judge_client import BackendJudge, ProcessJudge

@@ -184,3 +184,21 @@ def test_cli_judge_in_its_own_engine_process(tiny_model, tmp_path):
     assert all(r["rerank_features"]["judge"]["p_yes"] is not None for r in rows)
     left = subprocess.run(["pgrep", "-f", "coderun.rerank.judge_worker"], capture_output=True, text=True)
     assert left.stdout.strip() == "", "the judge's engine process outlived the rerank"
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+def test_cli_humaneval_judge_defaults_to_the_generating_model(tiny_model, tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "coderun", "humaneval", "--model", str(tiny_model), "--limit", "3",
+                             "--n", "2", "--max-tokens", "64", "--dtype", "float32", "--gpu-memory-utilization",
+                             "0.1", "--rerank", "judge", "--judge-gpu-memory-utilization", "0.1", "--out", str(out),
+                             "--json"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    block = json.loads(result.stdout)["rerank"]
+    assert block["information"]["judge_model"] == str(tiny_model)
+    assert block["num_problems"] == 3 and block["stats"]["judge_calls"] >= 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rerank"]["rerank@1"] == block["rerank@1"]
+    # the memorised problems (HumanEval/0 and /2 here) are solved by every greedy sample: picked either way
+    assert block["pass@n"] >= 2 / 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
 import click
 
@@ -76,22 +77,40 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
         dataset=dataset, models=list(kw.pop("models")), loras=list(kw.pop("lora")), base=not kw.pop("no_base"),
         task_ids=split_ids(kw.pop("task_ids")), k=gate_ks(parse_ks(kw.pop("k_text")), gates), prompt=prompt,
         execute=not kw.pop("no_execute"), **kw)
-    outcomes = generation.run(opts, RichGenerationProgress())
+    outcomes = generation.run(opts, RichGenerationProgress())  # the generator's engine is closed by now
     tripped = []
-    for outcome in outcomes:
-        if not opts.execute:
-            click.echo(f"{outcome.run_dir}: {outcome.notes[0]} (not executed: --no-execute)")
-            continue
-        if rerank is not None and outcome.summary.get("complete"):
-            outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
-                                                   dataset_path=kw.get("dataset_path"))
-        tripped.append(finish_run(outcome, gates, junit if len(outcomes) == 1 else None, as_json))
+    with _judge(rerank, outcomes) as judge:
+        for outcome in outcomes:
+            if not opts.execute:
+                click.echo(f"{outcome.run_dir}: {outcome.notes[0]} (not executed: --no-execute)")
+                continue
+            if rerank is not None and outcome.summary.get("complete"):
+                outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
+                                                       dataset_path=kw.get("dataset_path"), judge=judge)
+            tripped.append(finish_run(outcome, gates, junit if len(outcomes) == 1 else None, as_json))
     incomplete = [o.run_dir for o in outcomes if opts.execute and not o.summary.get("complete")]
     if incomplete:
         raise CoderunError(f"incomplete run ({', '.join(incomplete)}): harness errors or missing verdicts; "
                            "run the same command again to retry them")
     for results in tripped:
         raise_if_tripped(results)
+
+
+@contextmanager
+def _judge(rerank, outcomes):
+    """One judge engine for every run directory of this command, started when first asked, closed at the end."""
+    if rerank is None or rerank.method not in ("judge", "judge+exec") or not outcomes:
+        yield None
+        return
+    from pathlib import Path
+
+    from coderun.reranking import SharedJudge
+
+    judge = SharedJudge(rerank, Path(outcomes[0].run_dir))
+    try:
+        yield judge
+    finally:
+        judge.close()
 
 
 def _json_object(text: str | None) -> dict | None:

@@ -83,7 +83,7 @@ def read_candidates(run: RunDir, config: dict, bench) -> tuple[dict[str, list[Ca
 
 
 def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset_path: str | None = None,
-               seed: int = 0) -> dict[str, Any]:
+               seed: int = 0, progress=None) -> dict[str, Any]:
     """Rerank one run directory; returns summary.json's new `rerank` block. `pool` and `judge` are used
     when given (a warm pool, the generator's engine) and opened on demand otherwise."""
     check_options(options)
@@ -102,6 +102,8 @@ def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset
                       judge=_opener(stack, judge, lambda: _open_judge(options, run.path)),
                       cpu_limits={t: v.get("cpu", 1.0) for t, v in execution.get("limits", {}).items()},
                       memory=parse_size(execution.get("settings", {}).get("memory") or "1g"))
+        if progress is not None:
+            ctx.progress = progress
         stack.callback(ctx.store.close)
         features = method.features(ctx, candidates)
     selection = select(method, bench, candidates, features)

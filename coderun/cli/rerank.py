@@ -54,10 +54,11 @@ def rerank_settings(method: str | None, kw: dict, default_model: str | None = No
 
 
 def run_rerank(run_dir: str, options, as_json: bool = False, dataset_path: str | None = None, judge=None) -> dict:
-    from coderun.report.console import print_rerank
+    from coderun.report.console import RerankProgress, print_rerank
     from coderun.reranking import rerank_run
 
-    block = rerank_run(run_dir, options, dataset_path=dataset_path, judge=judge)
+    with RerankProgress() as progress:
+        block = rerank_run(run_dir, options, dataset_path=dataset_path, judge=judge, progress=progress)
     if not as_json:
         print_rerank(block, run_dir)
     return block

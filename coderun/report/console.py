@@ -88,6 +88,29 @@ def print_checks(results) -> None:
     out.print(table)
 
 
+class RerankProgress:
+    """A bar per rerank stage (probing candidates in the sandbox, judging them), shown once one starts."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=console, transient=False)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "RerankProgress":
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.tasks:
+            self.bar.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.tasks:
+            self.bar.stop()
+
+
 def _pct(value, ci=None) -> tuple[str, str]:
     if value is None:
         return "undefined", "(pass@n = pass@1: no gap to close)"

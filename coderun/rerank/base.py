@@ -85,6 +85,8 @@ class Context:
     memory: int = 1 << 30
     notes: list[str] = field(default_factory=list)  # warnings for summary.json
     stats: dict[str, Any] = field(default_factory=dict)  # judge calls and time, sandbox runs
+    progress: Callable[[str, int, int], None] = lambda stage, done, total: None  # for a display
+
 
 
 class Reranker(ABC):

@@ -195,7 +195,8 @@ class ExecReranker(Reranker):
 
     def _run(self, ctx, todo, plans, nonce) -> None:
         pool = ctx.pool()
-        for (task_id, item), verdict in pool.run(iter(todo.items())):
+        for done, ((task_id, item), verdict) in enumerate(pool.run(iter(todo.items())), 1):
+            ctx.progress("probing", done, len(todo))
             examples, settings = plans[task_id]
             if verdict.status == "error":
                 continue  # no answer from the harness: measured again next time, never stored

@@ -252,6 +252,7 @@ def ask(ctx, kind: str, settings: str, prompts) -> None:
         answers = judge.ask([p for _, p in batch])
         ctx.stats["judge_seconds"] = round(ctx.stats.get("judge_seconds", 0.0) + time.perf_counter() - began, 3)
         ctx.stats["judge_calls"] = ctx.stats.get("judge_calls", 0) + len(batch)
+        ctx.progress("judging", start + len(batch), len(items))
         for (pid, _), answer in zip(batch, answers):
             if answer.get("error"):  # not stored: asked again next time
                 ctx.stats["judge_errors"] = ctx.stats.get("judge_errors", 0) + 1

@@ -135,26 +135,24 @@ class RunDir:
 
     def rewrite_from(self, refs: Iterable[RowRef]) -> None:
         """Replace results.jsonl with the rows `refs` point at, in that order, atomically."""
-        tmp = self.results_path.with_suffix(".jsonl.tmp")
-        try:
-            with open(self.results_path, "rb") as src, open(tmp, "wb") as dst:
+        with open(self.results_path, "rb") as src:
+            def lines() -> Iterator[bytes]:
                 for ref in refs:
                     src.seek(ref.offset)
-                    dst.write(src.read(ref.length))
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, self.results_path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CoderunError(f"cannot write {self.results_path}: {exc.strerror}") from None
+                    yield src.read(ref.length)
+
+            self._replace_results(lines())
 
     def rewrite_rows(self, rows: Iterable[ResultRow]) -> None:
         """Replace results.jsonl with `rows` (e.g. with rerank fields added), atomically."""
+        self._replace_results((json.dumps(r.to_json(), ensure_ascii=False) + "\n").encode() for r in rows)
+
+    def _replace_results(self, lines: Iterable[bytes]) -> None:
         tmp = self.results_path.with_suffix(".jsonl.tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as dst:
-                for row in rows:
-                    dst.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
+            with open(tmp, "wb") as dst:
+                for line in lines:
+                    dst.write(line)
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(tmp, self.results_path)

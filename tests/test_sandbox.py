@@ -124,3 +124,19 @@ def test_solution_and_test_share_a_namespace(pool):
     verdict = pool.run_all([job("class Pair:\n    def __init__(self, a):\n        self.a = a\n",
                                 "p = Pair(3)\nassert p.a == 3\n")])[0]
     assert verdict.status == "passed"
+
+
+@pytest.mark.docker
+def test_a_pool_started_in_the_background_has_exactly_its_workers():
+    """PendingPool starts the pool; its user enters it again (`with pending.get() as pool`): still 2 sandboxes."""
+    from coderun.execute.pool import PendingPool
+    from tests.conftest import sandbox_containers
+
+    pending = PendingPool(lambda: SandboxPool(get_provider("docker"), workers=2))
+    try:
+        with pending.get() as pool:
+            assert pool.run_all([Job("x = 1", "assert x == 1", cpu=1, wall=5)])[0].passed
+            assert len(sandbox_containers()) == 2
+    finally:
+        pending.close()
+    assert sandbox_containers() == []

@@ -48,6 +48,8 @@ class SandboxPool:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> "SandboxPool":
+        if self._threads:  # already started (PendingPool starts it; its user enters it again)
+            return self
         self.info = self.provider.prepare()
         ready = [threading.Event() for _ in range(self.workers)]
         for i in range(self.workers):

@@ -68,6 +68,7 @@ class GenerateOptions:
     workers: int | None = None
     provider: str = "docker"
     memory: str = "1g"
+    ray: str | None = None  # a Ray cluster: execution on every node, vLLM engines data-parallel over nodes
     overwrite: bool = False
     execute: bool = True  # False: generate only (samples.jsonl), as the benchmark does
 
@@ -185,11 +186,7 @@ class Session:
     # ---- shared resources --------------------------------------------------------------------------------
     def pool(self):
         if self._pool is None:
-            from coderun.execute.base import get_provider
-            from coderun.execute.pool import SandboxPool
-
-            provider = get_provider(self.opts.provider, **pipeline.provider_options(self.exec_opts("")))
-            self._pool = self._stack.enter_context(SandboxPool(provider, workers=self.opts.workers))
+            self._pool = self._stack.enter_context(pipeline.make_pool(self.exec_opts("")))
         return self._pool
 
     def limits(self, tasks: list[str], old: dict | None) -> dict[str, dict]:
@@ -225,7 +222,7 @@ class Session:
         o = self.opts
         return EvaluateOptions(samples=str(Path(out) / SAMPLES_FILE), dataset=o.dataset, dataset_path=o.dataset_path,
                                k=o.k, out=out, timeout=o.timeout, workers=o.workers, provider=o.provider,
-                               memory=o.memory)
+                               memory=o.memory, ray=o.ray)
 
     def _close_backend(self) -> None:
         if self._backend is not None:

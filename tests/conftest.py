@@ -39,8 +39,15 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("restarts_docker") is not None)
 
 
+def _ray_problem() -> str | None:
+    import importlib.util
+
+    return None if importlib.util.find_spec("ray") else "Ray is not installed (pip install -e '.[dev]')"
+
+
 def pytest_runtest_setup(item):
-    for marker, probe, what in (("docker", _docker_problem, "Docker"), ("vllm", _vllm_problem, "vLLM")):
+    for marker, probe, what in (("docker", _docker_problem, "Docker"), ("vllm", _vllm_problem, "vLLM"),
+                                ("ray", _ray_problem, "Ray")):
         problem = item.get_closest_marker(marker) and probe()
         if problem:
             if os.environ.get("CI"):

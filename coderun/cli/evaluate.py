@@ -18,7 +18,7 @@ from coderun.errors import CoderunError
 @output_options
 @rerank_option
 def evaluate_command(samples, dataset, dataset_path, from_hub, task_ids, challenge_tests, k_text, out, timeout,
-                     workers, memory, provider, fail_under, junit, as_json, rerank_method, **judge):
+                     workers, memory, provider, ray, fail_under, junit, as_json, rerank_method, **judge):
     """Score SAMPLES (JSONL with task_id and completion or solution, or a generations.json)."""
     from coderun.gates import raise_if_tripped
     from coderun.pipeline import EvaluateOptions, evaluate as run_evaluate
@@ -30,7 +30,7 @@ def evaluate_command(samples, dataset, dataset_path, from_hub, task_ids, challen
     opts = EvaluateOptions(samples=samples, dataset=dataset, dataset_path=dataset_path, from_hub=from_hub,
                            challenge_tests=challenge_tests, task_ids=split_ids(task_ids),
                            k=gate_ks(parse_ks(k_text), gates), out=out, timeout=timeout, workers=workers,
-                           provider=provider, memory=memory)
+                           provider=provider, memory=memory, ray=ray)
     outcome = run_evaluate(opts, RichProgress())
     if rerank is not None and outcome.summary.get("complete"):
         outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True, dataset_path=dataset_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from contextlib import contextmanager
 
 import click
@@ -150,7 +151,8 @@ class RichGenerationProgress:
 
         self.console = console
         self.bar = None
-        self.counts: dict[str, int] = {}
+        self.counts: Counter = Counter()
+        self.nodes: Counter = Counter()
         self.tokens = self.done = 0
         self.t0 = time.monotonic()
 
@@ -160,7 +162,7 @@ class RichGenerationProgress:
     def start(self, total, done) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.counts = dict(done)
+        self.counts = Counter(done)
         self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console)
         self.exec_task = self.bar.add_task("executing", total=total, completed=sum(done.values()),
@@ -168,12 +170,13 @@ class RichGenerationProgress:
         self.bar.start()
 
     def _counts(self) -> str:
-        from coderun.report.console import STYLE
+        from coderun.report.console import counts_text
 
-        return "  ".join(f"[{STYLE[s]}]{s} {self.counts.get(s, 0)}[/]" for s in STYLE)
+        return counts_text(self.counts, self.nodes)
 
     def advance(self, row) -> None:
-        self.counts[row.status] = self.counts.get(row.status, 0) + 1
+        self.counts[row.status] += 1
+        self.nodes[row.node] += 1
         self.bar.update(self.exec_task, advance=1, info=self._counts())
 
     def generating(self, total: int) -> None:

@@ -19,6 +19,9 @@ def dataset_options(f):
 def execution_options(f):
     f = click.option("--provider", type=click.Choice(["docker", "local"]), default="docker", show_default=True,
                      help="Where samples run. `local` does NOT isolate: trusted code only.")(f)
+    f = click.option("--ray", "ray", is_flag=False, flag_value="auto", metavar="[ADDRESS]",
+                     help="Execute on a Ray cluster: a sandbox pool on every node (ADDRESS: HOST:PORT or "
+                          "ray://...; alone: the cluster this machine belongs to). Sizes --workers per node.")(f)
     f = click.option("--memory", default="1g", show_default=True, help="Memory per sandbox (and per sample).")(f)
     f = click.option("--workers", type=click.IntRange(1, 256), help="Sandboxes in the pool [default: CPU count].")(f)
     f = click.option("--timeout", type=click.FloatRange(0.05, 3600), help="CPU seconds per sample "

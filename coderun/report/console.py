@@ -15,8 +15,11 @@ out = Console()
 STYLE = {"passed": "green", "failed": "red", "timeout": "yellow", "error": "magenta"}
 
 
-def _counts_text(counts: Counter) -> str:
-    return "  ".join(f"[{STYLE[s]}]{s} {counts.get(s, 0)}[/]" for s in STYLE)
+def counts_text(counts: Counter, nodes: Counter | None = None) -> str:
+    text = "  ".join(f"[{STYLE[s]}]{s} {counts.get(s, 0)}[/]" for s in STYLE)
+    if nodes and len(nodes) > 1:  # a Ray run: verdicts per node, to see each node's throughput
+        text += "  |  " + "  ".join(f"{node} {n}" for node, n in sorted(nodes.items()))
+    return text
 
 
 class RichProgress:
@@ -24,6 +27,7 @@ class RichProgress:
 
     def __init__(self) -> None:
         self.counts: Counter = Counter()
+        self.nodes: Counter = Counter()
         self.seen = self.shown = 0
         self.bar: Progress | None = None
         self.task = None
@@ -33,19 +37,20 @@ class RichProgress:
         self.bar = Progress(TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.fields[counts]}"), console=console, transient=False)
         self.task = self.bar.add_task("run", total=total, completed=sum(done.values()),
-                                      counts=_counts_text(self.counts))
+                                      counts=counts_text(self.counts))
         self.bar.start()
 
     def advance(self, row) -> None:
         self.counts[row.status] += 1
+        self.nodes[row.node] += 1
         self.seen += 1
         if self.seen % 32 == 0 or row.status not in ("passed", "failed"):  # the bar redraws 10x/s anyway
-            self.bar.update(self.task, advance=self.seen - self.shown, counts=_counts_text(self.counts))
+            self.bar.update(self.task, advance=self.seen - self.shown, counts=counts_text(self.counts, self.nodes))
             self.shown = self.seen
 
     def stop(self) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, advance=self.seen - self.shown, counts=_counts_text(self.counts))
+            self.bar.update(self.task, advance=self.seen - self.shown, counts=counts_text(self.counts, self.nodes))
             self.bar.stop()
             self.bar = None
 

@@ -1,0 +1,261 @@
+"""Execution spread over a Ray cluster: one warm sandbox pool per node, as a Ray actor on that node.
+
+Each alive node gets a NodePool actor pinned to it (NodeAffinitySchedulingStrategy, not soft), which opens
+an ordinary SandboxPool there (its own Docker daemon, sized to the node's CPUs) and runs batches of jobs.
+The driver keeps a couple of batches in flight per node, so a node with free capacity always has the
+next batch waiting, and streams verdicts back to the caller as batches finish, each tagged with the node
+that ran it. A node lost mid-run (its actor dies with it) only costs its in-flight batches, which go to
+the remaining nodes; when none is left the run stops with a SandboxError and resumes later.
+
+RayPool has SandboxPool's interface (run, run_all, info, stats, a context manager), so the pipeline does
+not know which one it has. Nodes need coderun installed and Docker running; a node whose pool cannot
+start is left out and said so in `info["cluster"]["skipped"]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import sys
+from collections import deque
+from typing import Any, Iterable, Iterator
+
+from coderun.errors import InputError, SandboxError
+from coderun.execute.base import Job, Verdict
+
+BATCH_PER_WORKER = 4  # jobs per batch, per sandbox of the node: batches long enough to amortise a round trip
+IN_FLIGHT = 2  # batches per node: one running, one waiting
+START_TIMEOUT = 600.0  # seconds for a node's pool to start (it may build the sandbox image first)
+
+
+def connect(address: str) -> bool:
+    """Join the cluster from this (the main) thread, where Ray can install its signal handlers. True when
+    this call connected (and the caller's pool should disconnect at the end)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise InputError(f"--ray {address}: cannot connect to a Ray cluster ({exc})") from None
+    return True
+
+
+def node_label(ip: str, node_id: str) -> str:
+    return f"{ip}/{node_id[:8]}"
+
+
+class NodePool:
+    """The actor: a SandboxPool on this node. Wrapped with ray.remote when a RayPool starts."""
+
+    def __init__(self, provider: str, options: dict[str, Any], workers: int):
+        import ray
+
+        from coderun.execute.base import get_provider
+        from coderun.execute.pool import SandboxPool
+
+        context = ray.get_runtime_context()
+        self.label = node_label(ray.util.get_node_ip_address(), context.get_node_id())
+        self.pool = SandboxPool(get_provider(provider, **options), workers=workers)
+        self.pool.__enter__()
+
+    def info(self) -> dict[str, Any]:
+        return {**self.pool.info, "node": self.label, "hostname": socket.gethostname(), "workers": self.pool.workers}
+
+    def run(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+        jobs = [(i, Job(**job)) for i, job in batch]
+        return [(i, dataclasses.asdict(v)) for i, v in self.pool.run(jobs)]
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.pool.stats)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+@dataclasses.dataclass
+class _Node:
+    label: str
+    actor: Any
+    workers: int
+    in_flight: int = 0
+    done: int = 0
+
+
+class RayPool:
+    def __init__(self, address: str, provider: str = "docker", options: dict[str, Any] | None = None,
+                 workers_per_node: int | None = None):
+        self.address = address
+        self.provider, self.options = provider, options or {}
+        self.workers_per_node = workers_per_node
+        self.nodes: list[_Node] = []
+        self.info: dict[str, Any] = {}
+        self.stats = {"executed": 0, "reused": 0, "requeued": 0, "nodes_lost": 0}
+        self._started_ray = False
+        self._stdout = None
+
+    def owns_connection(self) -> "RayPool":
+        """This pool disconnects from the cluster when it closes (the caller connected for it)."""
+        self._started_ray = True
+        return self
+
+    @property
+    def workers(self) -> int:
+        return sum(n.workers for n in self.nodes)
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> "RayPool":
+        if self.nodes:
+            return self
+        ray = _ray()
+        self._started_ray = connect(self.address) or self._started_ray
+        # Ray's driver prints cluster events ("node ... marked dead") on sys.stdout from a thread of its
+        # own; stdout is coderun's (--json), so they go to stderr while the pool lives.
+        self._stdout, sys.stdout = sys.stdout, sys.stderr
+        try:
+            self._start_nodes(ray)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_nodes(self, ray) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        actor_class = ray.remote(NodePool)
+        starting = []
+        for node in ray.nodes():
+            if not node.get("Alive"):
+                continue
+            cpus = int(node.get("Resources", {}).get("CPU", 1)) or 1
+            workers = self.workers_per_node or cpus
+            strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+            actor = actor_class.options(num_cpus=0, max_restarts=0, scheduling_strategy=strategy).remote(
+                self.provider, self.options, workers)
+            starting.append((node, actor, actor.info.remote()))
+        layout, skipped = [], []
+        for node, actor, info in starting:
+            try:
+                detail = ray.get(info, timeout=START_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - a node without Docker is left out, and said so
+                skipped.append({"node": node_label(node["NodeManagerAddress"], node["NodeID"]),
+                                "reason": str(exc).strip().splitlines()[-1][:200]})
+                ray.kill(actor)
+                continue
+            self.nodes.append(_Node(detail["node"], actor, detail["workers"]))
+            layout.append(detail)
+        if not self.nodes:
+            raise SandboxError(f"no node of the Ray cluster could start a sandbox pool: {skipped}")
+        first = layout[0]
+        self.info = {**{k: v for k, v in first.items() if k not in ("node", "hostname", "workers")},
+                     "cluster": {"address": self.address, "nodes": layout, "skipped": skipped}}
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        ray = _ray()
+        for node in self.nodes:
+            try:
+                ray.get(node.actor.close.remote(), timeout=60)
+            except Exception:  # noqa: BLE001 - a lost node has nothing left to close
+                pass
+            ray.kill(node.actor)
+        self.nodes = []
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+        if self._stdout is not None:
+            sys.stdout, self._stdout = self._stdout, None
+
+    # ---- running -----------------------------------------------------------------------------------
+    def run(self, items: Iterable[tuple[Any, Job]]) -> Iterator[tuple[Any, Verdict]]:
+        """Yield (tag, verdict) for every (tag, job) as batches finish; each distinct job runs once."""
+        ray = _ray()
+        it = iter(items)
+        tags: dict[str, list[Any]] = {}
+        queued: deque[tuple[str, Job]] = deque()
+        flights: dict[Any, tuple[_Node, list[tuple[str, Job]]]] = {}
+        exhausted = False
+        while True:
+            exhausted = self._read_ahead(it, tags, queued, exhausted)
+            self._dispatch(queued, flights)
+            if not flights:
+                if exhausted and not queued:
+                    return
+                continue
+            ready, _ = ray.wait(list(flights), num_returns=1)
+            node, batch = flights.pop(ready[0])
+            node.in_flight -= 1
+            try:
+                results = ray.get(ready[0])
+            except Exception as exc:  # noqa: BLE001 - the node is gone: its batches go elsewhere
+                self._lose(node, batch, flights, queued, exc)
+                continue
+            node.done += len(results)
+            for i, fields in results:
+                key, _ = batch[i]
+                verdict = Verdict(**fields)
+                verdict.extra["node"] = node.label
+                self.stats["executed"] += 1
+                for tag in tags.pop(key):
+                    yield tag, verdict
+
+    def _read_ahead(self, it, tags, queued, exhausted: bool) -> bool:
+        want = sum(IN_FLIGHT * n.workers * BATCH_PER_WORKER for n in self.nodes) * 2
+        while not exhausted and len(queued) < want:
+            try:
+                tag, job = next(it)
+            except StopIteration:
+                return True
+            key = job.key()
+            if key in tags:
+                tags[key].append(tag)
+                self.stats["reused"] += 1
+            else:
+                tags[key] = [tag]
+                queued.append((key, job))
+        return exhausted
+
+    def _dispatch(self, queued: deque, flights: dict) -> None:
+        for node in sorted(self.nodes, key=lambda n: n.in_flight):
+            while queued and node.in_flight < IN_FLIGHT:
+                batch = [queued.popleft() for _ in range(min(len(queued), node.workers * BATCH_PER_WORKER))]
+                payload = [(i, dataclasses.asdict(job)) for i, (_, job) in enumerate(batch)]
+                flights[node.actor.run.remote(payload)] = (node, batch)
+                node.in_flight += 1
+
+    def _lose(self, node: _Node, batch, flights: dict, queued: deque, exc: BaseException) -> None:
+        """Requeue the lost node's batches (this one and any other in flight) and drop the node."""
+        lost = [batch]
+        for future, (owner, other) in list(flights.items()):
+            if owner is node:
+                del flights[future]
+                lost.append(other)
+        for b in reversed(lost):
+            queued.extendleft(reversed(b))
+            self.stats["requeued"] += len(b)
+        if node in self.nodes:
+            self.nodes.remove(node)
+            self.stats["nodes_lost"] += 1
+        if not self.nodes:
+            raise SandboxError(f"every Ray node with a sandbox pool was lost (last: {node.label}: "
+                               f"{type(exc).__name__}); finished verdicts are saved, run again to resume")
+
+    def run_all(self, jobs: list[Job]) -> list[Verdict]:
+        out: list[Verdict | None] = [None] * len(jobs)
+        for i, verdict in self.run(enumerate(jobs)):
+            out[i] = verdict
+        return out  # type: ignore[return-value]
+
+    def throughput(self) -> dict[str, int]:
+        """Verdicts per node so far (the progress display shows them)."""
+        return {n.label: n.done for n in self.nodes}
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray needs Ray: pip install 'coderun[ray]'") from None
+    return ray

@@ -204,7 +204,12 @@ class Session:
         if self._backend is not None and self._backend[0] == model:
             return self._backend[1]
         self._close_backend()  # one engine at a time: the next model's replaces it
-        backend = self.factory(self.opts.backend, self.engine_options(model))
+        if self.opts.ray and self.opts.backend == "vllm":  # data parallel: an engine per node or GPU group
+            from coderun.generate.ray_backend import RayDataParallel
+
+            backend = RayDataParallel("vllm", self.engine_options(model), self.opts.ray)
+        else:
+            backend = self.factory(self.opts.backend, self.engine_options(model))
         self._backend = (model, backend)
         return backend
 

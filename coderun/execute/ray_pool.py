@@ -218,12 +218,15 @@ class RayPool:
         return exhausted
 
     def _dispatch(self, queued: deque, flights: dict) -> None:
-        for node in sorted(self.nodes, key=lambda n: n.in_flight):
-            while queued and node.in_flight < IN_FLIGHT:
-                batch = [queued.popleft() for _ in range(min(len(queued), node.workers * BATCH_PER_WORKER))]
-                payload = [(i, dataclasses.asdict(job)) for i, (_, job) in enumerate(batch)]
-                flights[node.actor.run.remote(payload)] = (node, batch)
-                node.in_flight += 1
+        """One batch at a time to the least busy node, until every node has IN_FLIGHT batches."""
+        while queued and self.nodes:
+            node = min(self.nodes, key=lambda n: n.in_flight / n.workers)
+            if node.in_flight >= IN_FLIGHT:
+                return
+            batch = [queued.popleft() for _ in range(min(len(queued), node.workers * BATCH_PER_WORKER))]
+            payload = [(i, dataclasses.asdict(job)) for i, (_, job) in enumerate(batch)]
+            flights[node.actor.run.remote(payload)] = (node, batch)
+            node.in_flight += 1
 
     def _lose(self, node: _Node, batch, flights: dict, queued: deque, exc: BaseException) -> None:
         """Requeue the lost node's batches (this one and any other in flight) and drop the node."""

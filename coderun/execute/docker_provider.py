@@ -8,8 +8,12 @@ leftovers of one that was killed before it could clean up.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
+from collections import Counter
+from contextlib import contextmanager
 import socket
 import struct
 import select
@@ -22,6 +26,8 @@ from coderun.execute.base import ChannelSandbox, Provider, Sandbox, SandboxDied,
 from coderun.execute import image as images
 
 LABEL = "io.coderun.sandbox"
+CPU_LABEL = "io.coderun.cpu"  # the core a sandbox is pinned to: pools sharing a host spread over its cores
+CPU_LOCK = os.path.join(tempfile.gettempdir(), "coderun-cpuset.lock")
 OWNER_LABEL = "io.coderun.owner"  # "<hostname>:<pid>" of the coderun that owns the container
 HEADROOM = 512 << 20  # container memory above the per-sample limit: the runner, tmpfs, page cache
 CAPS = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]  # what the runner needs, no more
@@ -104,11 +110,28 @@ class DockerProvider(Provider):
     def sandbox(self, index: int) -> Sandbox:
         return DockerSandbox(self, index)
 
+    @contextmanager
+    def core_for(self, index: int):
+        """The core for sandbox `index`: the one fewest live sandboxes on this daemon are pinned to (every
+        coderun on the host, e.g. two Ray nodes, or two runs), chosen and claimed under a host-wide lock.
+        None when sandboxes get a CPU quota instead of a core."""
+        if self.cpus > 1:
+            yield None
+            return
+        ncpu = os.cpu_count() or 1
+        with open(CPU_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                used = Counter(c.get("Labels", {}).get(CPU_LABEL) for c in self.docker.api.containers(
+                    all=True, filters={"label": CPU_LABEL}) if c.get("State") in ("created", "running"))
+                yield min(range(ncpu), key=lambda core: (used[str(core)], (core - index) % ncpu))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def container_memory(self) -> int:
         return parse_size(self.memory) + HEADROOM
 
-    def host_config(self, index: int) -> dict[str, Any]:
-        ncpu = os.cpu_count() or 1
+    def host_config(self, core: int | None) -> dict[str, Any]:
         return dict(
             network_mode="none",
             read_only=True,
@@ -120,7 +143,7 @@ class DockerProvider(Provider):
             memswap_limit=self.container_memory(),  # == memory: no swap to hide a memory bomb in
             pids_limit=self.pids,
             # Pin one worker per core where there are enough cores: no CFS-quota throttling stalls.
-            cpuset_cpus=str(index % ncpu) if self.cpus <= 1 else None,
+            cpuset_cpus=str(core) if core is not None else None,
             nano_cpus=None if self.cpus <= 1 else int(self.cpus * 1e9),
             cap_drop=["ALL"],
             cap_add=CAPS,
@@ -154,13 +177,15 @@ class DockerSandbox(ChannelSandbox):
     def _start(self) -> dict[str, Any]:
         p = self.provider
         uid = 10001 + self.index  # a distinct sample uid per container: RLIMIT_NPROC counts per uid
-        container = self.api.create_container(
-            p.image_name, command=["python3", "-s", "-B", "/opt/coderun/runner.py", str(uid)],
-            stdin_open=True, detach=False,  # docker-py sets StdinOnce with these: EOF on our close
-            environment={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"},
-            labels={LABEL: "1", OWNER_LABEL: owner()}, user="0", working_dir="/",
-            host_config=self.api.create_host_config(**p.host_config(self.index)),
-        )
+        with p.core_for(self.index) as core:  # created under the lock: the next pick sees its label
+            labels = {LABEL: "1", OWNER_LABEL: owner(), **({CPU_LABEL: str(core)} if core is not None else {})}
+            container = self.api.create_container(
+                p.image_name, command=["python3", "-s", "-B", "/opt/coderun/runner.py", str(uid)],
+                stdin_open=True, detach=False,  # docker-py sets StdinOnce with these: EOF on our close
+                environment={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"},
+                labels=labels, user="0", working_dir="/",
+                host_config=self.api.create_host_config(**p.host_config(core)),
+            )
         self.id = container["Id"]
         self.name = self.id[:12]
         sock = self.api.attach_socket(self.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})

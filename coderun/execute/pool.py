@@ -24,6 +24,7 @@ MAX_ATTEMPTS = 2  # a job whose sandbox died this many times is the job's fault
 DAEMON_GONE = ("the sandbox provider stopped answering (is the Docker daemon running?); finished verdicts "
                "are saved, run the same command again to resume")
 PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
+IDLE = object()  # what a live feeder of run() yields when it has nothing yet: run() then waits for a verdict
 CACHE_SIZE = 10_000  # recent verdicts, for running identical programs once; an LRU keeps memory flat
 # (identical samples of one problem arrive close together in a samples file)
 
@@ -88,10 +89,13 @@ class SandboxPool:
         while True:
             while not exhausted and len(waiting) < ahead:
                 try:
-                    tag, job = next(it)
+                    item = next(it)
                 except StopIteration:
                     exhausted = True
                     break
+                if item is IDLE:
+                    break
+                tag, job = item
                 key = job.key()
                 if key in self._cache:
                     self._cache.move_to_end(key)
@@ -104,7 +108,9 @@ class SandboxPool:
                     waiting[key] = [tag]
                     self._jobs.put((key, job, 0))
             if not waiting:
-                return
+                if exhausted:
+                    return
+                continue  # a live feeder with nothing yet (it waits a little before yielding IDLE)
             key, verdict = self._next_result()
             self._remember(key, verdict)
             for tag in waiting.pop(key):

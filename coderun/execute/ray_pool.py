@@ -15,8 +15,11 @@ start is left out and said so in `info["cluster"]["skipped"]`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import queue
 import socket
 import sys
+import threading
 from collections import deque
 from typing import Any, Iterable, Iterator
 
@@ -24,7 +27,7 @@ from coderun.errors import InputError, SandboxError
 from coderun.execute.base import Job, Verdict
 
 BATCH_PER_WORKER = 4  # jobs per batch, per sandbox of the node: batches long enough to amortise a round trip
-IN_FLIGHT = 2  # batches per node: one running, one waiting
+IN_FLIGHT = 3  # batches per node: the node's pool takes jobs from all of them, so a slow job idles no sandbox
 START_TIMEOUT = 600.0  # seconds for a node's pool to start (it may build the sandbox image first)
 
 
@@ -46,7 +49,9 @@ def node_label(ip: str, node_id: str) -> str:
 
 
 class NodePool:
-    """The actor: a SandboxPool on this node. Wrapped with ray.remote when a RayPool starts."""
+    """The actor: a SandboxPool on this node. Wrapped with ray.remote (threaded, so the batches in flight
+    are served at once) when a RayPool starts. One pool.run() stream, fed from a queue, serves every batch:
+    a batch waiting on one slow job leaves no sandbox idle while other batches have work."""
 
     def __init__(self, provider: str, options: dict[str, Any], workers: int):
         import ray
@@ -58,18 +63,61 @@ class NodePool:
         self.label = node_label(ray.util.get_node_ip_address(), context.get_node_id())
         self.pool = SandboxPool(get_provider(provider, **options), workers=workers)
         self.pool.__enter__()
+        self._feed: queue.Queue = queue.Queue()
+        self._batches: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count()
+        self._error: BaseException | None = None
+        self._pulled = self._finished = 0  # jobs handed to the pool, verdicts back (both on the serving thread)
+        threading.Thread(target=self._serve, name="node-pool", daemon=True).start()
+
+    def _items(self):
+        from coderun.execute.pool import IDLE
+
+        while True:
+            busy = self._pulled > self._finished  # jobs running: never block here, their verdicts are due
+            try:
+                item = self._feed.get_nowait() if busy else self._feed.get(timeout=0.05)
+            except queue.Empty:
+                yield IDLE
+                continue
+            if item is None:
+                return
+            self._pulled += 1
+            yield item
+
+    def _serve(self) -> None:
+        try:
+            for (batch, i), verdict in self.pool.run(self._items()):
+                self._finished += 1
+                entry = self._batches[batch]
+                entry["out"].append((i, dataclasses.asdict(verdict)))
+                if len(entry["out"]) == entry["size"]:
+                    entry["done"].set()
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting batch
+            self._error = exc
+            for entry in list(self._batches.values()):
+                entry["done"].set()
 
     def info(self) -> dict[str, Any]:
         return {**self.pool.info, "node": self.label, "hostname": socket.gethostname(), "workers": self.pool.workers}
 
     def run(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
-        jobs = [(i, Job(**job)) for i, job in batch]
-        return [(i, dataclasses.asdict(v)) for i, v in self.pool.run(jobs)]
+        bid = next(self._ids)
+        entry = self._batches[bid] = {"size": len(batch), "out": [], "done": threading.Event()}
+        for i, job in batch:
+            self._feed.put(((bid, i), Job(**job)))
+        while not entry["done"].wait(1.0) and self._error is None:
+            pass
+        del self._batches[bid]
+        if self._error is not None:
+            raise self._error
+        return entry["out"]
 
     def stats(self) -> dict[str, int]:
         return dict(self.pool.stats)
 
     def close(self) -> None:
+        self._feed.put(None)
         self.pool.close()
 
 
@@ -130,7 +178,8 @@ class RayPool:
             cpus = int(node.get("Resources", {}).get("CPU", 1)) or 1
             workers = self.workers_per_node or cpus
             strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
-            actor = actor_class.options(num_cpus=0, max_restarts=0, scheduling_strategy=strategy).remote(
+            actor = actor_class.options(num_cpus=0, max_restarts=0, max_concurrency=IN_FLIGHT + 2,
+                                        scheduling_strategy=strategy).remote(
                 self.provider, self.options, workers)
             starting.append((node, actor, actor.info.remote()))
         layout, skipped = [], []

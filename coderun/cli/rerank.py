@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from coderun.cli import main
+from coderun.rerank import method_names  # the registry's table only: no reranker is imported
 
-METHODS = ["judge", "exec", "logprob", "judge+exec"]  # coderun.rerank registers these (not imported here)
+METHODS = method_names()
 
 
 def judge_options(f):

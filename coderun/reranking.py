@@ -11,7 +11,7 @@ contract), summary.json gains the `rerank` block.
 from __future__ import annotations
 
 import math
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset
     with ExitStack() as stack:
         ctx = Context(bench, FeatureStore(run.path / "rerank" / "features.jsonl"), options,
                       pool=_opener(stack, pool, lambda: _open_pool(execution)),
-                      judge=_opener(stack, judge, lambda: _open_judge(options, run.path)),
+                      judge=_opener(stack, judge, lambda: closing(_open_judge(options, run.path))),
                       cpu_limits={t: v.get("cpu", 1.0) for t, v in execution.get("limits", {}).items()},
                       memory=parse_size(execution.get("settings", {}).get("memory") or "1g"))
         if progress is not None:
@@ -115,13 +115,13 @@ def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset
 
 
 def _opener(stack: ExitStack, given, open_):
-    """A callable giving the resource: the one given, or one opened on first use and closed with `stack`."""
+    """A callable giving the resource: the one given, or one entered on first use and exited with `stack`
+    (`open_` returns a context manager)."""
     box: list = [given]
 
     def get():
         if box[0] is None:
-            box[0] = open_()
-            stack.callback(box[0].close)
+            box[0] = stack.enter_context(open_())
         return box[0]
 
     return get
@@ -133,22 +133,7 @@ def _open_pool(execution: dict):
 
     settings = execution.get("settings", {})
     provider = get_provider(settings.get("provider") or "docker", memory=settings.get("memory") or "1g")
-    pool = SandboxPool(provider, workers=execution.get("workers"))
-    pool.__enter__()
-    return _Closing(pool)
-
-
-class _Closing:
-    """A context-managed resource seen through `.close()` (what _opener calls) and its own methods."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def close(self):
-        self.inner.__exit__(None, None, None)
+    return SandboxPool(provider, workers=execution.get("workers"))
 
 
 class SharedJudge:

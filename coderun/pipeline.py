@@ -127,7 +127,7 @@ def start_pool(opts: EvaluateOptions):
 
     connected = False
     if opts.ray:  # here, in the main thread: Ray installs signal handlers when it connects
-        from coderun.execute.ray_pool import connect
+        from coderun.cluster import connect
 
         connected = connect(opts.ray)
     return PendingPool(lambda: make_pool(opts, connected))

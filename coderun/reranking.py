@@ -82,10 +82,10 @@ def read_candidates(run: RunDir, config: dict, bench) -> tuple[dict[str, list[Ca
     return out, skipped
 
 
-def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset_path: str | None = None,
+def rerank_run(run_dir: str, options: Options, *, judge=None, dataset_path: str | None = None,
                seed: int = 0, progress=None) -> dict[str, Any]:
-    """Rerank one run directory; returns summary.json's new `rerank` block. `pool` and `judge` are used
-    when given (a warm pool, the generator's engine) and opened on demand otherwise."""
+    """Rerank one run directory; returns summary.json's new `rerank` block. `judge` is used when given (one
+    judge shared by several run directories) and opened on demand otherwise, like the sandbox pool."""
     check_options(options)
     run = RunDir(run_dir)
     config = run.read_config()
@@ -98,7 +98,7 @@ def rerank_run(run_dir: str, options: Options, *, pool=None, judge=None, dataset
     execution = config.get("execution", {})
     with ExitStack() as stack:
         ctx = Context(bench, FeatureStore(run.path / "rerank" / "features.jsonl"), options,
-                      pool=_opener(stack, pool, lambda: _open_pool(execution)),
+                      pool=_opener(stack, None, lambda: _open_pool(execution)),
                       judge=_opener(stack, judge, lambda: closing(_open_judge(options, run.path))),
                       cpu_limits={t: v.get("cpu", 1.0) for t, v in execution.get("limits", {}).items()},
                       memory=parse_size(execution.get("settings", {}).get("memory") or "1g"))
@@ -128,12 +128,12 @@ def _opener(stack: ExitStack, given, open_):
 
 
 def _open_pool(execution: dict):
-    from coderun.execute.base import get_provider
-    from coderun.execute.pool import SandboxPool
+    """A local pool with the run's provider, memory and workers (pipeline.make_pool)."""
+    from coderun.pipeline import EvaluateOptions, make_pool
 
     settings = execution.get("settings", {})
-    provider = get_provider(settings.get("provider") or "docker", memory=settings.get("memory") or "1g")
-    return SandboxPool(provider, workers=execution.get("workers"))
+    return make_pool(EvaluateOptions(samples="", provider=settings.get("provider") or "docker",
+                                     memory=settings.get("memory") or "1g", workers=execution.get("workers")))
 
 
 class SharedJudge:

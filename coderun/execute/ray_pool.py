@@ -23,29 +23,14 @@ import threading
 from collections import deque
 from typing import Any, Iterable, Iterator
 
-from coderun.errors import InputError, SandboxError
+from coderun import cluster
+from coderun.errors import SandboxError
 from coderun.execute.base import Job, Verdict
+from coderun.execute.pool import SandboxPool
 
 BATCH_PER_WORKER = 4  # jobs per batch, per sandbox of the node: batches long enough to amortise a round trip
 IN_FLIGHT = 3  # batches per node: the node's pool takes jobs from all of them, so a slow job idles no sandbox
 START_TIMEOUT = 600.0  # seconds for a node's pool to start (it may build the sandbox image first)
-
-
-def connect(address: str) -> bool:
-    """Join the cluster from this (the main) thread, where Ray can install its signal handlers. True when
-    this call connected (and the caller's pool should disconnect at the end)."""
-    ray = _ray()
-    if ray.is_initialized():
-        return False
-    try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise InputError(f"--ray {address}: cannot connect to a Ray cluster ({exc})") from None
-    return True
-
-
-def node_label(ip: str, node_id: str) -> str:
-    return f"{ip}/{node_id[:8]}"
 
 
 class NodePool:
@@ -54,13 +39,9 @@ class NodePool:
     a batch waiting on one slow job leaves no sandbox idle while other batches have work."""
 
     def __init__(self, provider: str, options: dict[str, Any], workers: int):
-        import ray
-
         from coderun.execute.base import get_provider
-        from coderun.execute.pool import SandboxPool
 
-        context = ray.get_runtime_context()
-        self.label = node_label(ray.util.get_node_ip_address(), context.get_node_id())
+        self.label = cluster.this_node()
         self.pool = SandboxPool(get_provider(provider, **options), workers=workers)
         self.pool.__enter__()
         self._feed: queue.Queue = queue.Queue()
@@ -127,7 +108,6 @@ class _Node:
     actor: Any
     workers: int
     in_flight: int = 0
-    done: int = 0
 
 
 class RayPool:
@@ -155,44 +135,28 @@ class RayPool:
     def __enter__(self) -> "RayPool":
         if self.nodes:
             return self
-        ray = _ray()
-        self._started_ray = connect(self.address) or self._started_ray
+        self._started_ray = cluster.connect(self.address) or self._started_ray
         # Ray's driver prints cluster events ("node ... marked dead") on sys.stdout from a thread of its
         # own; stdout is coderun's (--json), so they go to stderr while the pool lives.
         self._stdout, sys.stdout = sys.stdout, sys.stderr
         try:
-            self._start_nodes(ray)
+            self._start_nodes()
         except BaseException:
             self.close()
             raise
         return self
 
-    def _start_nodes(self, ray) -> None:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        actor_class = ray.remote(NodePool)
-        starting = []
-        for node in ray.nodes():
-            if not node.get("Alive"):
-                continue
-            cpus = int(node.get("Resources", {}).get("CPU", 1)) or 1
-            workers = self.workers_per_node or cpus
-            strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
-            actor = actor_class.options(num_cpus=0, max_restarts=0, max_concurrency=IN_FLIGHT + 2,
-                                        scheduling_strategy=strategy).remote(
-                self.provider, self.options, workers)
-            starting.append((node, actor, actor.info.remote()))
-        layout, skipped = [], []
-        for node, actor, info in starting:
-            try:
-                detail = ray.get(info, timeout=START_TIMEOUT)
-            except Exception as exc:  # noqa: BLE001 - a node without Docker is left out, and said so
-                skipped.append({"node": node_label(node["NodeManagerAddress"], node["NodeID"]),
-                                "reason": str(exc).strip().splitlines()[-1][:200]})
-                ray.kill(actor)
-                continue
-            self.nodes.append(_Node(detail["node"], actor, detail["workers"]))
-            layout.append(detail)
+    def _start_nodes(self) -> None:
+        """A NodePool on every alive node (threaded: its batches in flight are served at once); a node
+        without Docker is left out, and said so."""
+        options = {"num_cpus": 0, "max_concurrency": IN_FLIGHT + 2}
+        placements = []
+        for node in cluster.alive_nodes():
+            workers = self.workers_per_node or int(node.get("Resources", {}).get("CPU", 1)) or 1
+            placements.append((node, options, (self.provider, self.options, workers)))
+        started, skipped = cluster.start_pinned(NodePool, placements, START_TIMEOUT)
+        self.nodes = [_Node(detail["node"], actor, detail["workers"]) for actor, detail in started]
+        layout = [detail for _, detail in started]
         if not self.nodes:
             raise SandboxError(f"no node of the Ray cluster could start a sandbox pool: {skipped}")
         first = layout[0]
@@ -203,16 +167,10 @@ class RayPool:
         self.close()
 
     def close(self) -> None:
-        ray = _ray()
-        for node in self.nodes:
-            try:
-                ray.get(node.actor.close.remote(), timeout=60)
-            except Exception:  # noqa: BLE001 - a lost node has nothing left to close
-                pass
-            ray.kill(node.actor)
+        cluster.stop([node.actor for node in self.nodes], timeout=60)
         self.nodes = []
         if self._started_ray:
-            ray.shutdown()
+            cluster.ray_module().shutdown()
             self._started_ray = False
         if self._stdout is not None:
             sys.stdout, self._stdout = self._stdout, None
@@ -220,7 +178,7 @@ class RayPool:
     # ---- running -----------------------------------------------------------------------------------
     def run(self, items: Iterable[tuple[Any, Job]]) -> Iterator[tuple[Any, Verdict]]:
         """Yield (tag, verdict) for every (tag, job) as batches finish; each distinct job runs once."""
-        ray = _ray()
+        ray = cluster.ray_module()
         it = iter(items)
         tags: dict[str, list[Any]] = {}
         queued: deque[tuple[str, Job]] = deque()
@@ -241,7 +199,6 @@ class RayPool:
             except Exception as exc:  # noqa: BLE001 - the node is gone: its batches go elsewhere
                 self._lose(node, batch, flights, queued, exc)
                 continue
-            node.done += len(results)
             for i, fields in results:
                 key, _ = batch[i]
                 verdict = Verdict(**fields)
@@ -294,20 +251,4 @@ class RayPool:
             raise SandboxError(f"every Ray node with a sandbox pool was lost (last: {node.label}: "
                                f"{type(exc).__name__}); finished verdicts are saved, run again to resume")
 
-    def run_all(self, jobs: list[Job]) -> list[Verdict]:
-        out: list[Verdict | None] = [None] * len(jobs)
-        for i, verdict in self.run(enumerate(jobs)):
-            out[i] = verdict
-        return out  # type: ignore[return-value]
-
-    def throughput(self) -> dict[str, int]:
-        """Verdicts per node so far (the progress display shows them)."""
-        return {n.label: n.done for n in self.nodes}
-
-
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise InputError("--ray needs Ray: pip install 'coderun[ray]'") from None
-    return ray
+    run_all = SandboxPool.run_all  # verdicts for a list of jobs, in order: the same on top of run()

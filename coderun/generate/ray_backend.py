@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterator
 
+from coderun import cluster
 from coderun.errors import CoderunError
 from coderun.generate.base import Adapter, Backend, Completion, EngineOptions, Request, Sampling
 
@@ -29,12 +30,9 @@ class EngineActor:
     """The actor: a backend on this node. Wrapped with ray.remote when RayDataParallel starts."""
 
     def __init__(self, name: str, options: dict[str, Any]):
-        import ray
-
-        from coderun.execute.ray_pool import node_label
         from coderun.generate.base import create
 
-        self.label = node_label(ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id())
+        self.label = cluster.this_node()
         self.backend = create(name, EngineOptions(**options))
 
     def info(self) -> dict[str, Any]:
@@ -65,39 +63,18 @@ class RayDataParallel(Backend):
     name = "ray"
 
     def __init__(self, inner: str, options: EngineOptions, address: str):
-        from coderun.execute.ray_pool import _ray, connect
-
-        ray = _ray()
         self.inner, self.address = inner, address
-        self._connected = connect(address)
-        self.engines: list[_Engine] = []
+        cluster.connect(address)  # the pool or the process's exit disconnects
         fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name != "benchmark"}
-        self._start(ray, fields, max(1, options.tensor_parallel_size))
-
-    def _start(self, ray, fields: dict, tp: int) -> None:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        actor_class = ray.remote(EngineActor)
-        starting = []
-        for node in ray.nodes():
-            if not node.get("Alive"):
-                continue
+        tp = max(1, options.tensor_parallel_size)
+        placements = []
+        for node in cluster.alive_nodes():
             gpus = int(node.get("Resources", {}).get("GPU", 0))
-            for _ in range(gpus // tp if gpus else 1):
-                strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
-                actor = actor_class.options(num_cpus=0, num_gpus=tp if gpus else 0, max_restarts=0,
-                                            scheduling_strategy=strategy).remote(self.inner, fields)
-                starting.append((actor, actor.info.remote()))
-        self.layout = []
-        for actor, info in starting:
-            try:
-                detail = ray.get(info, timeout=START_TIMEOUT)
-            except Exception as exc:  # noqa: BLE001 - an engine that cannot start is left out
-                self.layout.append({"error": str(exc).strip().splitlines()[-1][:200]})
-                ray.kill(actor)
-                continue
-            self.engines.append(_Engine(detail["node"], actor))
-            self.layout.append(detail)
+            placements += [(node, {"num_cpus": 0, "num_gpus": tp if gpus else 0}, (inner, fields))] \
+                * (gpus // tp if gpus else 1)
+        started, failed = cluster.start_pinned(EngineActor, placements, START_TIMEOUT)
+        self.engines = [_Engine(detail["node"], actor) for actor, detail in started]
+        self.layout = [detail for _, detail in started] + [{"error": f["reason"], "node": f["node"]} for f in failed]
         if not self.engines:
             self.close()
             raise CoderunError(f"no engine could start on the Ray cluster: {self.layout}")
@@ -107,9 +84,7 @@ class RayDataParallel(Backend):
 
     def generate(self, requests: list[Request], sampling: Sampling,
                  adapter: Adapter | None = None) -> Iterator[tuple[Request, list[Completion]]]:
-        from coderun.execute.ray_pool import _ray
-
-        ray = _ray()
+        ray = cluster.ray_module()
         payload = [dataclasses.asdict(dataclasses.replace(r, task_id=str(i))) for i, r in enumerate(requests)]
         size = max(1, min(CHUNK, -(-len(payload) // (IN_FLIGHT * len(self.engines)))))  # every engine gets work
         chunks = [payload[i:i + size] for i in range(0, len(payload), size)]
@@ -155,13 +130,5 @@ class RayDataParallel(Backend):
                                f"{type(exc).__name__}); generations so far are saved, run again to resume")
 
     def close(self) -> None:
-        from coderun.execute.ray_pool import _ray
-
-        ray = _ray()
-        for engine in self.engines:
-            try:
-                ray.get(engine.actor.close.remote(), timeout=120)
-            except Exception:  # noqa: BLE001 - a lost engine has nothing left to close
-                pass
-            ray.kill(engine.actor)
+        cluster.stop([engine.actor for engine in self.engines], timeout=120)
         self.engines = []

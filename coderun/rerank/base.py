@@ -19,6 +19,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -49,8 +50,8 @@ class Candidate:
     def key(self) -> tuple[str, int]:
         return (self.task_id, self.sample_index)
 
-    @property
-    def code_digest(self) -> str:
+    @cached_property
+    def code_digest(self) -> str:  # asked per feature and per selection: hashed once
         return hashlib.sha256(self.code.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -80,10 +80,10 @@ for _i, (_call, _exp) in enumerate(_PROBES):
 '''
 
 
-def problem_examples(bench, problem) -> list[Example]:
-    """The example inputs (and outputs) the problem shows; benchmark rules come from the dataset module."""
-    public = bench.public_examples(problem)
-    entry = problem.entry_point or ""
+def problem_examples(public, entry: str | None) -> list[Example]:
+    """The example inputs (and outputs) a problem shows (its dataset module's `public_examples`), then
+    inputs mutated from them."""
+    entry = entry or ""
     found = examples_from_asserts(list(public.asserts), entry) if public.asserts else []
     if public.text and entry:
         found += parse_examples(public.text, entry)
@@ -169,7 +169,8 @@ class ExecReranker(Reranker):
         todo, out, plans = {}, {}, {}
         for task_id, cands in candidates.items():
             problem = ctx.bench.get(task_id)
-            examples = problem_examples(ctx.bench, problem)
+            public = ctx.bench.public_examples(problem)
+            examples = problem_examples(public, problem.entry_point)
             cpu = float(ctx.cpu_limits.get(task_id, 1.0))
             settings = fingerprint({"v": PROBE_VERSION, "probes": [(e.call, e.expected) for e in examples],
                                     "budget": cpu, "memory": ctx.memory})
@@ -177,11 +178,10 @@ class ExecReranker(Reranker):
             ctx.stats["exec_examples"] = ctx.stats.get("exec_examples", 0) + len(examples)
             ctx.stats["exec_problems_without_examples"] = (ctx.stats.get("exec_problems_without_examples", 0)
                                                            + (not examples))
-            setup = ctx.bench.public_examples(problem).setup
             for c in cands:
                 item = c.code_digest
                 if ctx.store.get("exec", settings, item) is None and (task_id, item) not in todo:
-                    program = probe_program(c.code, examples, setup, cpu, nonce)
+                    program = probe_program(c.code, examples, public.setup, cpu, nonce)
                     job_cpu = min(MAX_JOB_CPU, cpu * (len(examples) + 1))
                     todo[(task_id, item)] = Job(program.solution, program.test, cpu=job_cpu,
                                                 wall=wall_backstop(job_cpu), mem=ctx.memory)

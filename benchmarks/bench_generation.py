@@ -43,13 +43,29 @@ def bare(llm, prompts: list[str], args, stop) -> dict:
     return {"seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds}
 
 
-def coderun(engine, model: str, out: Path, args, execute: bool) -> dict:
-    from coderun import generation
-    from coderun.generate.base import Lent
+class Lent:
+    """The benchmark's engine lent to coderun's runs, which must not close it (it is measured again)."""
 
-    opts = generation.GenerateOptions(dataset="humaneval", models=[model], n=args.n, temperature=0.8,
-                                      max_tokens=args.max_tokens, out=str(out), execute=execute,
-                                      dtype=args.dtype, gpu_memory_utilization=args.gpu_memory_utilization)
+    def __init__(self, inner):
+        self.inner, self.name, self.verbatim = inner, inner.name, inner.verbatim
+
+    def generate(self, requests, sampling, adapter=None):
+        return self.inner.generate(requests, sampling, adapter)
+
+    def info(self):
+        return self.inner.info()
+
+    def close(self) -> None:
+        pass
+
+
+def coderun(engine, model: str, out: Path, args, execute: bool) -> dict:
+    from coderun.orchestrate import generate as generation
+    from coderun.orchestrate.options import OutputOptions
+
+    opts = generation.GenerateOptions(models=[model], n=args.n, temperature=0.8, max_tokens=args.max_tokens,
+                                      output=OutputOptions(out=str(out)), execute=execute, dtype=args.dtype,
+                                      gpu_memory_utilization=args.gpu_memory_utilization)
     lent = Lent(engine)
     engine.llm.reset_prefix_cache()
     start = time.perf_counter()

@@ -26,9 +26,17 @@ from importlib.metadata import version
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SAMPLES = REPO / ".." / "shared" / "data" / "codegen16b-humaneval-dev.jsonl"
+DEV_FILE = "codegen16b-humaneval-dev.jsonl"  # default samples: in the directory $CODERUN_DEV_DATA
 PROBLEMS = REPO / "coderun" / "data" / "HumanEval.jsonl.gz"
 MODES = ["defaults", "timeout3", "dedup", "canonical"]
+
+
+def dev_samples() -> Path:
+    """The development set's samples, $CODERUN_DEV_DATA/codegen16b-humaneval-dev.jsonl; exits if unset."""
+    root = os.environ.get("CODERUN_DEV_DATA")
+    if not root:
+        sys.exit(f"no samples: pass --samples FILE or set CODERUN_DEV_DATA to the directory holding {DEV_FILE}")
+    return Path(root) / DEV_FILE
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -167,10 +175,12 @@ def print_table(results: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES, help="JSONL of {task_id, completion}")
+    ap.add_argument("--samples", type=Path, help="JSONL of {task_id, completion} "
+                    f"[default: $CODERUN_DEV_DATA/{DEV_FILE}]")
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
     ap.add_argument("--workers", type=int, default=None, help="coderun sandboxes [default: coderun's, CPU count]")
     args = ap.parse_args()
+    args.samples = args.samples or dev_samples()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := set(modes) - set(MODES):
         ap.error(f"unknown modes: {', '.join(sorted(unknown))}")

@@ -13,6 +13,7 @@ store, no dashboard) and stopped at the end. On one machine "two nodes" share it
 daemon: the point is the overhead of the Ray path, not more throughput.
 
 Usage: python benchmarks/bench_ray.py [--samples FILE] [--workers 2] [--json OUT]
+(without --samples: $CODERUN_DEV_DATA/codegen16b-humaneval-dev.jsonl)
 """
 
 from __future__ import annotations
@@ -30,11 +31,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DEV = REPO.parent / "shared" / "data" / "codegen16b-humaneval-dev.jsonl"
+DEV_FILE = "codegen16b-humaneval-dev.jsonl"  # default samples: in the directory $CODERUN_DEV_DATA
+
+
+def dev_samples() -> str:
+    """The development set's samples, $CODERUN_DEV_DATA/codegen16b-humaneval-dev.jsonl; exits if unset."""
+    root = os.environ.get("CODERUN_DEV_DATA")
+    if not root:
+        sys.exit(f"no samples: pass --samples FILE or set CODERUN_DEV_DATA to the directory holding {DEV_FILE}")
+    return str(Path(root) / DEV_FILE)
 
 
 def jobs_of(samples: str, workers: int):
-    from coderun import datasets, limits
+    from coderun import datasets
+    from coderun.execute import limits
     from coderun.execute.base import get_provider
     from coderun.execute.pool import SandboxPool
     from coderun.samples import iter_samples
@@ -44,9 +54,10 @@ def jobs_of(samples: str, workers: int):
                 for s in iter_samples(samples, bench)]
     tasks = sorted({s.task_id for s in iter_samples(samples, bench)})
     with SandboxPool(get_provider("docker"), workers=workers) as pool:
-        cpu = limits.calibrate(pool, bench, [bench.get(t) for t in tasks], 1 << 30)
+        references = {t: (bench.canonical(bench.get(t)).solution, bench.canonical(bench.get(t)).test) for t in tasks}
+        cpu = limits.calibrate(pool, references, 1 << 30)
     task_of = [s.task_id for s in iter_samples(samples, bench)]
-    return [limits.job(p, cpu[t]["cpu"], 1 << 30) for p, t in zip(programs, task_of)]
+    return [limits.job(p.solution, p.test, cpu[t]["cpu"], 1 << 30) for p, t in zip(programs, task_of)]
 
 
 def timed(pool, jobs) -> dict:
@@ -106,10 +117,11 @@ def ray_run(cpus_per_node: list[int], jobs) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", default=str(DEV))
+    parser.add_argument("--samples", help=f"samples JSONL [default: $CODERUN_DEV_DATA/{DEV_FILE}]")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json")
     args = parser.parse_args()
+    args.samples = args.samples or dev_samples()
 
     from coderun.execute.base import get_provider
     from coderun.execute.pool import SandboxPool

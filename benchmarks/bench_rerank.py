@@ -14,7 +14,7 @@ Problems are split in two fixed halves: "dev" (every other problem in dataset or
 first) is what methods may be tuned on; "report" (the rest) is only measured. Both are printed.
 
 Usage:
-  python benchmarks/bench_rerank.py ../shared/data/codegen16b-humaneval-dev.jsonl --out runs/rerank-dev
+  python benchmarks/bench_rerank.py "$CODERUN_DEV_DATA"/codegen16b-humaneval-dev.jsonl --out runs/rerank-dev
   python benchmarks/bench_rerank.py RUN_DIR --methods exec,logprob,judge,judge+exec --judge-model M
          [--judge-backend openai --judge-base-url URL] [--problems 20] [--n 10] [--subsets 200]
 """
@@ -39,7 +39,8 @@ def ensure_run(source: str, out: str | None, problems: int | None) -> Path:
     if path.is_dir():
         return path
     from coderun import datasets
-    from coderun.pipeline import EvaluateOptions, evaluate
+    from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
+    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
     from coderun.samples import iter_samples
 
     task_ids = None
@@ -47,7 +48,8 @@ def ensure_run(source: str, out: str | None, problems: int | None) -> Path:
         bench = datasets.load("humaneval")
         task_ids = list(dict.fromkeys(s.task_id for s in iter_samples(path, bench)))[:problems]
     run = Path(out or f"runs/rerank-{path.stem}")
-    outcome = evaluate(EvaluateOptions(samples=str(path), out=str(run), task_ids=task_ids))
+    outcome = evaluate(EvaluateOptions(samples=str(path), dataset=DatasetSelection(task_ids=task_ids),
+                                       output=OutputOptions(out=str(run))))
     if not outcome.summary["complete"]:
         sys.exit(f"{run}: the evaluation is incomplete; run again")
     return run
@@ -55,8 +57,8 @@ def ensure_run(source: str, out: str | None, problems: int | None) -> Path:
 
 def subset_outcomes(method, bench, candidates, features, n: int, subsets: int, seed: int) -> dict[str, tuple]:
     """Per problem: (mean rerank@1 over random n-subsets, pass@1, pass@n), the last two exact."""
-    from coderun.metrics import pass_at_k
-    from coderun.rerank import metrics as rm
+    from coderun.stats import pass_at_k
+    from coderun.rerank import stats as rm
 
     out = {}
     for task_id, cands in candidates.items():
@@ -75,7 +77,7 @@ def subset_outcomes(method, bench, candidates, features, n: int, subsets: int, s
 
 
 def report(per_problem: dict[str, tuple], seed: int) -> dict:
-    from coderun.metrics import bootstrap_ci, gap_closed
+    from coderun.stats import bootstrap_ci, gap_closed
 
     r, p1, pn = (np.array([v[i] for v in per_problem.values()]) for i in range(3))
     ci = {name: bootstrap_ci(values, seed=seed) for name, values in (("rerank@1", r), ("pass@1", p1), ("pass@n", pn))}
@@ -116,8 +118,8 @@ def main() -> None:
 
     from coderun import rerank
     from coderun.rerank.base import Options
-    from coderun.reranking import benchmark_of, read_candidates, rerank_run
-    from coderun.runs import RunDir
+    from coderun.orchestrate.rerank import benchmark_of, read_candidates, rerank_run
+    from coderun.records import RunDir
 
     run = ensure_run(args.source, args.out, args.problems)
     config = RunDir(run).read_config()

@@ -1,7 +1,7 @@
 """The Ray plumbing execution (execute/ray_pool.py) and generation (generate/ray_backend.py) share:
 joining the cluster, naming nodes, starting one actor pinned to each placement and stopping them.
 
-It lives beside both stages, not in either, because the stages never import each other (DESIGN.md,
+It lives beside both stages, not in either, because the stages never import each other (docs/design.md,
 "Layering"). Ray is imported only when a `--ray` run uses it.
 """
 

@@ -1,6 +1,6 @@
 """Comparing runs: each run's pass@k, and each run against a baseline over the problems both scored.
 
-Definitions (DESIGN.md, "Scores"; docs/ci.md):
+Definitions (docs/design.md, "Scores"; docs/ci.md):
 - A run's score per problem is the unbiased pass@k from its (n, c), `error` rows left out. Problems
   whose every sample is an `error` have no score and take no part.
 - Paired statistics use the problems both runs scored (the intersection); how many each side loses
@@ -10,25 +10,25 @@ Definitions (DESIGN.md, "Scores"; docs/ci.md):
 - A flip is a common problem that one run solves and the other does not, where "solves" means at
   least one passing sample (per-problem pass@1 > 0, which is the same as pass@k > 0 for every k).
   `gained`: unsolved by the baseline, solved by the run; `lost`: the other way round.
-- Runs are compared per dataset. Two runs of one dataset must agree on its sha256, the prompt version
-  (config key prompt.version; absent on both counts as equal) and challenge tests, unless forced.
+- Runs are compared per dataset. Two runs of one dataset must agree on its sha256, the prompt format's
+  version (config.json generation.identity.prompt.version) and challenge tests, unless forced. A run
+  without a prompt version (samples made elsewhere) against one with a version gets a warning: its prompt
+  cannot be checked.
 
 Loading reads files (read-only); everything after that is pure. No click, no rich.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coderun import metrics
+from coderun import stats
 from coderun.errors import InputError
-from coderun.execute.base import STATUSES
-from coderun.runs import ResultRow, latest_rows
-from coderun.scoring import DEFAULT_KS
+from coderun.records import RunRecord, load_run
+from coderun.summary import resolve_ks as resolve_run_ks
 
 ALPHA = 0.05
 POWER = 0.8
@@ -36,42 +36,7 @@ POWER = 0.8
 
 # ---- loading ------------------------------------------------------------------------------------------
 
-
-@dataclass
-class Run:
-    """One run of one dataset: its rows and, when it has one, its config.json and summary.json."""
-
-    label: str
-    path: str
-    rows: list[ResultRow]
-    config: dict[str, Any] | None = None
-    summary: dict[str, Any] | None = None
-
-    @property
-    def checked(self) -> bool:
-        """Whether a config.json says what this run is (a bare results.jsonl says nothing)."""
-        return self.config is not None
-
-    @property
-    def dataset(self) -> str | None:
-        return (self.config or {}).get("dataset", {}).get("name")
-
-    def identity(self) -> dict[str, Any]:
-        """What must match for two runs of a dataset to be comparable."""
-        config = self.config or {}
-        return {"dataset sha256": config.get("dataset", {}).get("sha256"),
-                "prompt version": (config.get("prompt") or {}).get("version"),
-                "challenge tests": bool(config.get("dataset", {}).get("challenge_tests"))}
-
-    def counts(self) -> dict[str, tuple[int, int]]:
-        """(n, c) per problem in first-seen order; `error` rows left out, problems without a verdict dropped."""
-        counts: dict[str, list[int]] = {}
-        for r in self.rows:
-            entry = counts.setdefault(r.task_id, [0, 0])
-            if r.status != "error":
-                entry[0] += 1
-                entry[1] += int(r.passed)
-        return {t: (n, c) for t, (n, c) in counts.items() if n > 0}
+Run = RunRecord  # one run of one dataset, read through the run record (records.py)
 
 
 @dataclass
@@ -86,73 +51,23 @@ def load_entry(path: str) -> Entry:
     p = Path(path)
     label = path.rstrip("/") or path
     if p.is_file():
-        return Entry(label, [Run(label, str(p), read_rows(p))])
+        return Entry(label, [load_run(p, label)])
     if not p.is_dir():
         raise InputError(f"run not found: {path}")
     if (p / "results.jsonl").is_file():
-        return Entry(label, [load_run_dir(p, label)])
+        return Entry(label, [load_run(p, label)])
     subdirs = sorted(d for d in p.iterdir() if (d / "results.jsonl").is_file())
     if not subdirs:
         raise InputError(f"{path}: no results.jsonl in it or in its subdirectories")
-    return Entry(label, [load_run_dir(d, f"{label}/{d.name}") for d in subdirs])
+    return Entry(label, [load_run(d, f"{label}/{d.name}") for d in subdirs])
 
 
-def load_run_dir(p: Path, label: str) -> Run:
-    return Run(label, str(p), read_rows(p / "results.jsonl"), _read_json(p / "config.json"),
-               _read_json(p / "summary.json"))
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return data
-
-
-def read_rows(path: Path) -> list[ResultRow]:
-    """Rows of a results.jsonl, one per sample (the last recorded wins); never writes the file.
-
-    A partial last line (a run killed mid-write) is ignored, as the run itself would cut it off.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    lines = text.split("\n")
-    if not text.endswith("\n"):
-        lines = lines[:-1] if _unparsable(lines[-1]) else lines
-    rows = []
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            rows.append(_row(line, f"{path} line {n}"))
-    if not rows:
-        raise InputError(f"{path}: no result rows")
-    return list(latest_rows(rows).values())
-
-
-def _unparsable(line: str) -> bool:
-    try:
-        json.loads(line)
-        return False
-    except ValueError:
-        return True
-
-
-def _row(line: str, at: str) -> ResultRow:
-    try:
-        data = json.loads(line)
-        row = ResultRow.from_json(data)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise InputError(f"{at}: not a result row ({exc})") from None
-    if row.status not in STATUSES or not isinstance(row.passed, bool):
-        raise InputError(f"{at}: status must be one of {', '.join(STATUSES)} and passed a boolean")
-    row.task_id = str(row.task_id)
-    return row
+def identity(run: Run) -> dict[str, Any]:
+    """What must match for two runs of a dataset to be comparable (a prompt version of None: samples
+    made elsewhere, whose prompt coderun cannot know)."""
+    config = run.config
+    return {"dataset sha256": config.dataset.sha256, "prompt version": config.prompt_version,
+            "challenge tests": config.dataset.challenge_tests}
 
 
 # ---- pairing runs by dataset ----------------------------------------------------------------------------
@@ -189,13 +104,18 @@ def check_pairs(pairs: list[Pair], force: bool) -> list[str]:
     warnings, seen = [], set()
     for pair in pairs:
         for run in (pair.baseline, pair.run):
-            if not run.checked and run.label not in seen:
+            if run.config is None and run.label not in seen:
                 seen.add(run.label)
                 warnings.append(f"{run.label}: a bare results file; nothing about it (dataset, prompt, "
                                 f"settings) can be checked")
-        if not (pair.baseline.checked and pair.run.checked):
+        if pair.baseline.config is None or pair.run.config is None:
             continue
-        a, b = pair.baseline.identity(), pair.run.identity()
+        a, b = identity(pair.baseline), identity(pair.run)
+        unknown = [run.label for run, ident in ((pair.baseline, a), (pair.run, b)) if ident["prompt version"] is None]
+        if len(unknown) == 1:  # samples made elsewhere against a generated run: nothing to check the prompt with
+            warnings.append(f"{unknown[0]} has no recorded prompt version (samples made elsewhere); its prompt "
+                            f"cannot be checked against the other run's")
+            a.pop("prompt version"), b.pop("prompt version")
         diff = [key for key in a if a[key] != b[key]]
         if diff:
             what = ", ".join(f"{key} {_short(a[key])} vs {_short(b[key])}" for key in diff)
@@ -297,7 +217,7 @@ def compare(entries: list[Entry], baseline: int = 0, ks: list[int] | None = None
     warnings = check_pairs([p for pairs in groups.values() for p in pairs], force)
     datasets = [compare_dataset(name, pairs, ks, seed, resamples) for name, pairs in groups.items()]
     diffs = [d for ds in datasets for d in ds.diffs]
-    for d, adjusted in zip(diffs, metrics.holm([d.p for d in diffs])):
+    for d, adjusted in zip(diffs, stats.holm([d.p for d in diffs])):
         d.p_holm = adjusted
     for ds in datasets:
         for f in ds.flips:
@@ -328,34 +248,26 @@ def compare_dataset(name: str, pairs: list[Pair], ks: list[int] | None, seed: in
 
 
 def resolve_ks(explicit: list[int] | None, counts: list[dict[str, tuple[int, int]]], labels: list[str]) -> list[int]:
-    """Explicit ks must fit every problem's sample count in every run; default: 1, 10, 100 where they fit."""
-    smallest = [min(n for n, _ in c.values()) for c in counts]
-    least = min(smallest)
-    if not explicit:
-        return [k for k in DEFAULT_KS if k <= least]
-    bad = [k for k in explicit if k < 1]
-    if bad:
-        raise InputError(f"--k values must be positive integers, got {bad[0]}")
-    too_big = [k for k in explicit if k > least]
-    if too_big:
-        who = labels[smallest.index(least)]
-        raise InputError(f"--k {too_big[0]} is larger than the {least} samples of some problem in {who}")
-    return sorted(set(explicit))
+    """The ks every run allows: explicit ones must fit every problem's sample count in every run (the
+    rule of summary.resolve_ks, checked against the run with the fewest samples); default 1, 10, 100."""
+    per_run = [{t: n for t, (n, _) in c.items()} for c in counts]
+    fewest = min(range(len(per_run)), key=lambda i: min(per_run[i].values()))
+    return resolve_run_ks(explicit, per_run[fewest], where=labels[fewest])
 
 
 def score(label: str, counts: dict[str, tuple[int, int]], k: int, seed: int, resamples: int) -> Score:
     """pass@k over the run's own problems; the same figure (and seed) as its summary.json."""
-    est = metrics.estimate_pass_at_k(list(counts.values()), k, seed=seed, resamples=resamples)
+    est = stats.estimate_pass_at_k(list(counts.values()), k, seed=seed, resamples=resamples)
     return Score(label, k, est.value, est.low, est.high, len(counts))
 
 
 def paired_diff(dataset: str, pair: Pair, base: dict, run: dict, common: list[str], k: int, seed: int,
                 resamples: int) -> Diff:
-    a = metrics.per_problem_pass_at_k([base[t] for t in common], k)
-    b = metrics.per_problem_pass_at_k([run[t] for t in common], k)
-    low, high = metrics.paired_bootstrap_ci(a, b, seed=seed, resamples=resamples)
-    p = metrics.sign_flip_permutation_test(b - a, resamples=resamples, seed=seed)
-    mde = metrics.minimum_detectable_difference(b - a, ALPHA, POWER) if len(common) > 1 else None
+    a = stats.per_problem_pass_at_k([base[t] for t in common], k)
+    b = stats.per_problem_pass_at_k([run[t] for t in common], k)
+    low, high = stats.paired_bootstrap_ci(a, b, seed=seed, resamples=resamples)
+    p = stats.sign_flip_permutation_test(b - a, resamples=resamples, seed=seed)
+    mde = stats.minimum_detectable_difference(b - a, ALPHA, POWER) if len(common) > 1 else None
     return Diff(dataset, pair.run.label, pair.baseline.label, k, float((b - a).mean()), low, high, p, p, mde,
                 len(common))
 

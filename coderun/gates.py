@@ -1,4 +1,4 @@
-"""Quality gates for CI (DESIGN.md, "Scores"): pure decisions over scores, no I/O.
+"""Quality gates for CI (docs/design.md, "Scores"): pure decisions over scores, no I/O.
 
 - `--fail-under pass@K=X` trips when the point estimate of pass@K is below X (equal passes). The
   result also carries the 95% CI and the minimum detectable difference of this benchmark (the
@@ -18,7 +18,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-from coderun import metrics
+from coderun import stats
 from coderun.compare import ALPHA, POWER, Diff
 from coderun.errors import GateTripped, InputError
 
@@ -90,9 +90,9 @@ def check_fail_under(counts: Iterable[tuple[int, int]], gate: FailUnder, seed: i
     smallest = min(n for n, _ in counts)
     if gate.k > smallest:
         raise InputError(f"--fail-under pass@{gate.k}: some problem has only {smallest} samples with a verdict")
-    est = metrics.estimate_pass_at_k(counts, gate.k, seed=seed)
-    values = metrics.per_problem_pass_at_k(counts, gate.k)
-    mde = metrics.minimum_detectable_difference(values, ALPHA, POWER) if len(counts) > 1 else None
+    est = stats.estimate_pass_at_k(counts, gate.k, seed=seed)
+    values = stats.per_problem_pass_at_k(counts, gate.k)
+    mde = stats.minimum_detectable_difference(values, ALPHA, POWER) if len(counts) > 1 else None
     return GateResult("fail-under", f"pass@{gate.k}", est.value, gate.threshold, est.low, est.high, mde, None,
                       tripped=est.value < gate.threshold, underpowered=False)
 

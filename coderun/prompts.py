@@ -73,9 +73,13 @@ class PromptFormat:
     style: ClassVar[str]
     stop: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, options: PromptOptions, shots: list = ()):
+    def __init__(self, options: PromptOptions):
         self.options = options
-        self.shots = list(shots)
+        self.shots = self.load_shots()
+
+    def load_shots(self) -> list:
+        """The few-shot examples this format shows before each problem (none by default)."""
+        return []
 
     def text(self, problem) -> str:
         raise NotImplementedError
@@ -105,17 +109,20 @@ def styles(family: str) -> list[str]:
     return sorted(s for f, s in _FORMATS if f == family and s != "chat")
 
 
-def get_format(dataset: str, options: PromptOptions, shots: list = ()) -> PromptFormat:
-    """The format for `dataset` ("humaneval", "mbpp", "mbpp-sanitized") and `options`."""
+def get_format(family: str, options: PromptOptions, shots: list | None = None) -> PromptFormat:
+    """The format of prompt `family` (a dataset declares its family when it registers) for `options`.
+    `shots`: few-shot examples to use instead of the format's own."""
     options.check()
-    family = "mbpp" if dataset.startswith("mbpp") else dataset
     style = "chat" if options.chat else (options.style or DEFAULT_STYLE.get(family))
     if options.chat and options.style not in (None, "chat"):
         raise InputError(f"--prompt {options.style} is a completion format; --chat has its own")
     if (family, style) not in _FORMATS:
         known = ", ".join(styles(family)) or "none"
-        raise InputError(f"no prompt format {style!r} for {dataset} (known: {known})")
-    return _FORMATS[(family, style)](options, shots)
+        raise InputError(f"no prompt format {style!r} for {family} (known: {known})")
+    fmt = _FORMATS[(family, style)](options)
+    if shots is not None:
+        fmt.shots = list(shots)
+    return fmt
 
 
 # ---- completion formats ---------------------------------------------------------------------------------
@@ -137,6 +144,12 @@ def mbpp_task(problem) -> str:
 @register
 class MBPPThreeShot(PromptFormat):
     family, style, stop = "mbpp", "3shot", ("[DONE]",)
+
+    def load_shots(self) -> list:
+        from coderun import datasets
+
+        prompt_split = datasets.load("mbpp", split="prompt")
+        return [prompt_split.get(t) for t in MBPP_SHOTS]
 
     def text(self, problem) -> str:
         if len(self.shots) != len(MBPP_SHOTS):

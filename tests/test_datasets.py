@@ -34,16 +34,6 @@ def _private_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def humaneval():
-    return ds.load("humaneval")
-
-
-@pytest.fixture(scope="module")
-def mbpp():
-    return ds.load("mbpp")
-
-
-@pytest.fixture(scope="module")
 def sanitized():
     return ds.load("mbpp-sanitized")
 
@@ -89,7 +79,7 @@ def test_humaneval_fields(humaneval):
     assert p.prompt.startswith("from typing import List\n\n\ndef has_close_elements(")
     assert p.canonical_solution.startswith(p.prompt) and "return False" in p.canonical_solution
     assert "def check(candidate):" in p.test and p.test.endswith("\n\ncheck(has_close_elements)\n")
-    assert humaneval.stop == STOP_SEQUENCES == ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
+    assert STOP_SEQUENCES == ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
 
 
 def test_mbpp_fields(mbpp):

@@ -4,21 +4,14 @@ through the real CLI (3 = tripped, 0 = passed, 2 = bad gate)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from coderun import gates
 from coderun.compare import Diff
 from coderun.errors import GateTripped, InputError
-from tests.conftest import EXAMPLE_SAMPLES
+from tests.conftest import EXAMPLE_SAMPLES, coderun
 from tests.runfiles import humaneval_ids, make_run, solved_set
-
-
-def coderun(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=600,
-                          cwd=cwd)
 
 
 # ---- parsing -------------------------------------------------------------------------------------------

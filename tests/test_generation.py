@@ -17,16 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from coderun.datasets.humaneval import STOP_SEQUENCES
 from coderun.errors import InputError
-from tests.conftest import ENGINE
+from tests.conftest import ENGINE, Lent, coderun
 from tests.tiny_model import MEMORISED, build_adapter
 
 CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1"]
 MAX_TOKENS = 64  # the longest memorised solution (HumanEval/0) is 54 tokens
-
-
-def coderun(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def jsonl(path: Path) -> list[dict]:
@@ -41,17 +38,18 @@ def passed_tasks(run: Path) -> set[str]:
 
 def lend(engine):
     """The session's engine for in-process runs (they must not close it), and a factory handing it out."""
-    from coderun.generate.base import Lent
-
     lent = Lent(engine)
     return lent, lambda name, options: lent
 
 
 def options(tiny_model, out: Path, **kw):
-    from coderun.generation import GenerateOptions
+    from coderun.orchestrate.generate import GenerateOptions
+    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
 
-    base = dict(dataset="humaneval", models=[str(tiny_model)], max_tokens=MAX_TOKENS, out=str(out), **ENGINE)
-    return GenerateOptions(**{**base, **kw})
+    execution = ExecutionOptions(**{k: kw.pop(k) for k in ("timeout", "workers", "provider", "memory") if k in kw})
+    output = OutputOptions(out=str(out), k=kw.pop("k", None))
+    base = dict(dataset=DatasetSelection("humaneval"), models=[str(tiny_model)], max_tokens=MAX_TOKENS, **ENGINE)
+    return GenerateOptions(**{**base, **kw}, execution=execution, output=output)
 
 
 # ---- the engine, in process --------------------------------------------------------------------------------
@@ -63,7 +61,7 @@ def test_logprobs_and_stops_from_the_engine(engine):
     from coderun.generate.base import Request, Sampling
 
     bench = datasets.load("humaneval")
-    requests = [Request(p.task_id, 3, text=p.prompt, stop=bench.stop) for p in bench.problems[:8]]
+    requests = [Request(p.task_id, 3, text=p.prompt, stop=STOP_SEQUENCES) for p in bench.problems[:8]]
     got = list(engine.generate(requests, Sampling(n=3, temperature=0.8, top_p=0.95, max_tokens=MAX_TOKENS)))
     assert sorted(r.task_id for r, _ in got) == sorted(r.task_id for r in requests)
     for request, completions in got:
@@ -71,21 +69,21 @@ def test_logprobs_and_stops_from_the_engine(engine):
         for c in completions:
             assert len(c.token_logprobs) == c.num_tokens > 0
             assert c.cumulative_logprob == pytest.approx(sum(c.token_logprobs), abs=1e-4)
-            assert not any(s in c.text for s in bench.stop)
+            assert not any(s in c.text for s in STOP_SEQUENCES)
 
 
 @pytest.mark.vllm
 @pytest.mark.docker
 @pytest.mark.slow
 def test_greedy_solves_exactly_the_memorised_problems(engine, tiny_model, tmp_path):
-    from coderun import generation
+    from coderun.orchestrate import generate as generation
     from coderun.datasets import load
 
     out = tmp_path / "greedy"
     [outcome] = generation.run(options(tiny_model, out, n=1), backend_factory=lend(engine)[1])
     assert outcome.summary["num_samples"] == 164 and outcome.summary["complete"]
     assert passed_tasks(out) == set(MEMORISED)
-    stops = load("humaneval").stop
+    stops = STOP_SEQUENCES
     for row in jsonl(out / "samples.jsonl"):
         assert not any(s in row["completion"] or s in row["raw_completion"] for s in stops), row["task_id"]
         assert row["cumulative_logprob"] == pytest.approx(row["mean_logprob"] * row["num_tokens"], abs=1e-3)
@@ -98,7 +96,7 @@ def test_greedy_solves_exactly_the_memorised_problems(engine, tiny_model, tmp_pa
 @pytest.mark.docker
 @pytest.mark.slow
 def test_interrupted_run_resumes_without_regenerating(engine, tiny_model, tmp_path):
-    from coderun import generation
+    from coderun.orchestrate import generate as generation
 
     out, (shared, factory) = tmp_path / "resume", lend(engine)
     opts = options(tiny_model, out, n=3, limit=20, temperature=0.8)
@@ -136,7 +134,8 @@ def test_interrupted_run_resumes_without_regenerating(engine, tiny_model, tmp_pa
 @pytest.mark.docker
 @pytest.mark.slow
 def test_chat_through_the_engine_and_two_models_on_one_warm_pool(engine, tiny_model, tmp_path):
-    from coderun import generation, prompts
+    from coderun import prompts
+    from coderun.orchestrate import generate as generation
 
     twin = tmp_path / "twin"
     twin.symlink_to(tiny_model, target_is_directory=True)  # a second "checkpoint" (the same weights)
@@ -232,7 +231,8 @@ def test_cli_openai_backend_against_a_vllm_server(server, tiny_model, tmp_path):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_openai_chat_endpoint_runs_through(server, tiny_model, tmp_path):
-    from coderun import generation, prompts
+    from coderun import prompts
+    from coderun.orchestrate import generate as generation
 
     out = tmp_path / "chat"
     chat = prompts.PromptOptions(chat=True, system_prompt="You write Python.", response_prefix="```python\n")

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from coderun import compare as cmp, gates
 from coderun.report import junit
-from tests.conftest import EXAMPLE_SAMPLES
+from tests.conftest import EXAMPLE_SAMPLES, coderun
 from tests.runfiles import humaneval_ids, make_run, rows_for, solved_set
-
-
-def coderun(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=600,
-                          cwd=cwd)
 
 
 def cases(root: ET.Element, suite: str) -> dict[str, ET.Element]:

@@ -6,17 +6,8 @@ import pytest
 
 from coderun import datasets, prompts
 from coderun.errors import InputError
+from coderun.datasets.humaneval import STOP_SEQUENCES as HUMANEVAL_STOP
 from coderun.prompts import PromptOptions, extract_code, get_format, strip_thinking, truncate_at_stops
-
-
-@pytest.fixture(scope="module")
-def humaneval():
-    return datasets.load("humaneval")
-
-
-@pytest.fixture(scope="module")
-def mbpp():
-    return datasets.load("mbpp")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,7 @@ def test_humaneval_raw_prompt_is_the_dataset_prompt(humaneval):
     fmt = get_format("humaneval", PromptOptions())
     p = fmt.build(humaneval.get("HumanEval/0"))
     assert p.text == humaneval.get("HumanEval/0").prompt and p.messages is None
-    assert p.stop == humaneval.stop  # the paper's stop sequences, as the dataset module defines them
+    assert p.stop == HUMANEVAL_STOP  # the paper's stop sequences, as the dataset module defines them
 
 
 def test_mbpp_three_shot_is_the_original_format(mbpp, shots):

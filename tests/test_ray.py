@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEV_SAMPLES, EXAMPLE_SAMPLES
+from tests.conftest import DEV_SAMPLES, EXAMPLE_SAMPLES, coderun
 
 pytestmark = [pytest.mark.docker, pytest.mark.ray]
 
@@ -80,10 +80,6 @@ def cluster(tmp_path_factory):
     finally:
         for proc in reversed(nodes):
             kill_node(proc)
-
-
-def coderun(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "coderun", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def rows(run: Path) -> dict[tuple[str, int], dict]:

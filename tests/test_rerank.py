@@ -46,11 +46,13 @@ def write_samples(path: Path, logprobs: bool = False) -> Path:
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """An evaluated run of the constructed candidates (its verdicts are the truth reranking is scored on)."""
-    from coderun.pipeline import EvaluateOptions, evaluate
+    from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
+    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
 
     root = tmp_path_factory.mktemp("rerank")
     samples = write_samples(root / "samples.jsonl", logprobs=True)
-    outcome = evaluate(EvaluateOptions(samples=str(samples), out=str(root / "run"), workers=2))
+    outcome = evaluate(EvaluateOptions(samples=str(samples), execution=ExecutionOptions(workers=2),
+                                              output=OutputOptions(out=str(root / "run"))))
     assert outcome.summary["complete"]
     return root / "run"
 
@@ -61,7 +63,7 @@ def rows_of(run: Path) -> list[dict]:
 
 @pytest.mark.docker
 def test_exec_picks_the_agreeing_correct_candidates(evaluated):
-    from coderun.reranking import rerank_run
+    from coderun.orchestrate.rerank import rerank_run
 
     block = rerank_run(str(evaluated), Options("exec"))
     rows = {(r["task_id"], r["sample_index"]): r for r in rows_of(evaluated)}
@@ -85,7 +87,7 @@ def test_exec_picks_the_agreeing_correct_candidates(evaluated):
 
 @pytest.mark.docker
 def test_rerank_resumes_from_its_feature_store(evaluated):
-    from coderun.reranking import rerank_run
+    from coderun.orchestrate.rerank import rerank_run
 
     rerank_run(str(evaluated), Options("exec"))
     again = rerank_run(str(evaluated), Options("exec"))

@@ -22,6 +22,7 @@ from coderun import datasets
 from coderun.rerank.base import Candidate, Context, FeatureStore, Options
 from coderun.rerank.judge import (JudgeReranker, anonymise, choice_probability, pair_outcome, pairwise_prompt,
                                   pointwise_prompt)
+from tests.conftest import Lent
 
 BENCH = datasets.load("humaneval")
 PROBLEM = BENCH.get("HumanEval/2")
@@ -41,7 +42,8 @@ def candidates() -> dict[str, list[Candidate]]:
 def judged(client, options: Options, store_path: Path | None = None):
     from coderun.rerank.judge_client import BackendJudge
 
-    ctx = Context(BENCH, FeatureStore(store_path), options, judge=lambda: BackendJudge(client, owned=False))
+    # Lent: the session's engine (or the test's client) is not closed with the judge
+    ctx = Context(BENCH, FeatureStore(store_path), options, judge=lambda: BackendJudge(Lent(client)))
     reranker = JudgeReranker(options)
     return reranker, ctx, reranker.features(ctx, candidates())
 
@@ -164,12 +166,14 @@ def test_a_server_without_logprobs_falls_back_to_the_parsed_answer():
 @pytest.mark.vllm
 @pytest.mark.docker
 def test_cli_judge_in_its_own_engine_process(tiny_model, tmp_path):
-    from coderun.pipeline import EvaluateOptions, evaluate
+    from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
+    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
 
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/2", "completion": b}) + "\n" for b in BODIES))
     run = tmp_path / "run"
-    assert evaluate(EvaluateOptions(samples=str(samples), out=str(run), workers=1)).summary["complete"]
+    assert evaluate(EvaluateOptions(samples=str(samples), execution=ExecutionOptions(workers=1),
+                                   output=OutputOptions(out=str(run)))).summary["complete"]
     result = subprocess.run([sys.executable, "-m", "coderun", "rerank", str(run), "--method", "judge+exec",
                              "--judge-model", str(tiny_model), "--judge-gpu-memory-utilization", "0.1", "--json"],
                             capture_output=True, text=True, timeout=900)

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import coderun.datasets as ds
 from coderun.errors import InputError
 from coderun.samples import Sample, group_by_task, read_samples
 
@@ -21,16 +20,6 @@ def _private_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         yield
-
-
-@pytest.fixture(scope="module")
-def humaneval():
-    return ds.load("humaneval")
-
-
-@pytest.fixture(scope="module")
-def mbpp():
-    return ds.load("mbpp")
 
 
 def write(tmp_path, content, name="samples.jsonl"):

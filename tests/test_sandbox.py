@@ -128,16 +128,14 @@ def test_solution_and_test_share_a_namespace(pool):
 
 @pytest.mark.docker
 def test_a_pool_started_in_the_background_has_exactly_its_workers():
-    """PendingPool starts the pool; its user enters it again (`with pending.get() as pool`): still 2 sandboxes."""
+    """PendingPool enters the pool for its user, who never enters it again: 2 workers are 2 sandboxes, and
+    leaving the PendingPool removes them."""
     from coderun.execute.pool import PendingPool
     from tests.conftest import sandbox_containers
 
     before = {c.id for c in sandbox_containers()}  # the module's own pool is alive meanwhile
-    pending = PendingPool(lambda: SandboxPool(get_provider("docker"), workers=2))
-    try:
-        with pending.get() as pool:
-            assert pool.run_all([Job("x = 1", "assert x == 1", cpu=1, wall=5)])[0].passed
-            assert len({c.id for c in sandbox_containers()} - before) == 2
-    finally:
-        pending.close()
+    with PendingPool(lambda: SandboxPool(get_provider("docker"), workers=2)) as pending:
+        pool = pending.get()
+        assert pool.run_all([Job("x = 1", "assert x == 1", cpu=1, wall=5)])[0].passed
+        assert len({c.id for c in sandbox_containers()} - before) == 2
     assert {c.id for c in sandbox_containers()} - before == set()

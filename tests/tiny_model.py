@@ -1,6 +1,6 @@
 """A tiny Llama that has memorised three HumanEval solutions, built in seconds on CPU (no download).
 
-DESIGN, "Facts about our machines": hidden 128 with 2 heads (head_dim 64: the CPU attention kernel rejects
+docs/design.md, "vLLM's CPU build": hidden 128 with 2 heads (head_dim 64: the CPU attention kernel rejects
 16), 2 layers, a byte-level BPE tokenizer trained here with `tokenizers`. About 300 AdamW steps (lr 3e-3) on
 prompt + canonical solution of HumanEval/0, /2 and /4 make greedy decoding reproduce exactly those three.
 Prompt and solution are tokenized separately and their ids joined, because vLLM tokenizes the prompt on its

@@ -28,8 +28,8 @@ def compare_command(runs, baseline, k_text, force, margin, junit, as_json):
     from coderun import compare as lib, gates
     from coderun.errors import InputError
     from coderun.report import junit as junit_xml
-    from coderun.report.comparison import print_comparison, print_gates, print_json
-    from coderun.scoring import parse_ks
+    from coderun.report.console import print_comparison, print_gates, print_json
+    from coderun.summary import parse_ks
 
     margin_value = gates.parse_margin(margin) if margin is not None else None
     paths, index = with_baseline(list(runs), baseline)

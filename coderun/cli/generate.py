@@ -10,12 +10,12 @@ from contextlib import contextmanager
 import click
 
 from coderun.cli import main
-from coderun.cli.options import execution_options, split_ids
-from coderun.cli.outputs import finish_run, gate_ks, output_options, parse_gates
+from coderun.cli.options import dataset_options, execution_options, take_dataset, take_execution, take_output
+from coderun.cli.outputs import finish_run, output_options, parse_gates
 from coderun.cli.rerank import rerank_option, rerank_settings, run_rerank
+from coderun.datasets.base import registry
 from coderun.errors import CoderunError, InputError
-
-BACKENDS = ["vllm", "openai", "samples"]
+from coderun.generate.base import backend_names
 
 
 def generation_options(f):
@@ -39,8 +39,6 @@ def generation_options(f):
                                                     '\'{"enable_thinking": false}\'.'),
         click.option("--system-prompt", help="--chat: a system message."),
         click.option("--chat", is_flag=True, help="Prompt through the model's chat template; extract the code."),
-        click.option("--dataset-path", type=click.Path(), help="Read the dataset from this file."),
-        click.option("--task-ids", help="Comma-separated task ids (default: every problem)."),
         click.option("--limit", type=click.IntRange(1), help="Only the first N problems (smoke runs)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Engine seed."),
         click.option("--max-tokens", type=click.IntRange(1), default=512, show_default=True),
@@ -50,35 +48,33 @@ def generation_options(f):
         click.option("--samples", type=click.Path(), help="--backend samples: the completions file."),
         click.option("--no-base", is_flag=True, help="With --lora: skip the base model."),
         click.option("--lora", multiple=True, help="A LoRA adapter directory (peft). Repeatable."),
-        click.option("--backend", type=click.Choice(BACKENDS), default="vllm", show_default=True),
+        click.option("--backend", type=click.Choice(backend_names()), default="vllm", show_default=True),
         click.option("--model", "models", multiple=True, help="Hub id or local directory. Repeatable."),
     ]
-    f = execution_options(output_options(rerank_option(f)))
+    f = dataset_options(execution_options(output_options(rerank_option(f))))
     for option in options:
         f = option(f)
     return f
 
 
 def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
-    from coderun import generation, prompts
+    from coderun import prompts
     from coderun.gates import raise_if_tripped
-    from coderun.scoring import parse_ks
+    from coderun.orchestrate import generate
 
     gates = parse_gates(kw.pop("fail_under"))
-    method = kw.pop("rerank_method")
-    judge = {k: kw.pop(k) for k in list(kw) if k.startswith("judge_")}
     models = kw.get("models") or ()
-    rerank = rerank_settings(method, judge, default_model=models[0] if len(models) == 1 else None,
+    rerank = rerank_settings(kw, default_model=models[0] if len(models) == 1 else None,
                              default_backend=kw.get("backend"), default_base_url=kw.get("base_url"))
     junit, as_json = kw.pop("junit"), kw.pop("as_json")
     prompt = prompts.PromptOptions(style=prompt_style, chat=kw.pop("chat"), system_prompt=kw.pop("system_prompt"),
                                    chat_template_kwargs=_json_object(kw.pop("chat_template_kwargs")),
                                    response_prefix=kw.pop("response_prefix"))
-    opts = generation.GenerateOptions(
-        dataset=dataset, models=list(kw.pop("models")), loras=list(kw.pop("lora")), base=not kw.pop("no_base"),
-        task_ids=split_ids(kw.pop("task_ids")), k=gate_ks(parse_ks(kw.pop("k_text")), gates), prompt=prompt,
+    opts = generate.GenerateOptions(
+        dataset=take_dataset(kw, dataset), execution=take_execution(kw), output=take_output(kw, [g.k for g in gates]),
+        models=list(kw.pop("models")), loras=list(kw.pop("lora")), base=not kw.pop("no_base"), prompt=prompt,
         execute=not kw.pop("no_execute"), **kw)
-    outcomes = generation.run(opts, RichGenerationProgress())  # the generator's engine is closed by now
+    outcomes = generate.run(opts, RichGenerationProgress())  # the generator's engine is closed by now
     tripped = []
     with _judge(rerank, outcomes) as judge:
         for outcome in outcomes:
@@ -87,7 +83,7 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
                 continue
             if rerank is not None and outcome.summary.get("complete"):
                 outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
-                                                       dataset_path=kw.get("dataset_path"), judge=judge)
+                                                       dataset_path=opts.dataset.path, judge=judge)
             tripped.append(finish_run(outcome, gates, junit if len(outcomes) == 1 else None, as_json))
     incomplete = [o.run_dir for o in outcomes if opts.execute and not o.summary.get("complete")]
     if incomplete:
@@ -95,6 +91,14 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
                            "run the same command again to retry them")
     for results in tripped:
         raise_if_tripped(results)
+
+
+def dataset_for(command: str, variant: str | None) -> str:
+    """The registered dataset a generating command runs: the one registered for (command, variant)."""
+    for name, entry in registry().items():
+        if entry.command == command and entry.variant == variant:
+            return name
+    raise InputError(f"no dataset is registered for coderun {command}" + (f" --{variant}" if variant else ""))
 
 
 @contextmanager
@@ -105,7 +109,7 @@ def _judge(rerank, outcomes):
         return
     from pathlib import Path
 
-    from coderun.reranking import SharedJudge
+    from coderun.orchestrate.rerank import SharedJudge
 
     judge = SharedJudge(rerank, Path(outcomes[0].run_dir))
     try:
@@ -130,7 +134,7 @@ def _json_object(text: str | None) -> dict | None:
 @generation_options
 def humaneval_command(**kw):
     """Generate --n completions per HumanEval problem, execute them in the sandbox, report pass@k."""
-    _run("humaneval", None, kw)
+    _run(dataset_for("humaneval", None), None, kw)
 
 
 @main.command("mbpp")
@@ -140,7 +144,7 @@ def humaneval_command(**kw):
 @generation_options
 def mbpp_command(sanitized, prompt_style, **kw):
     """Generate --n completions per MBPP problem (test split), execute them, report pass@k."""
-    _run("mbpp-sanitized" if sanitized else "mbpp", None if kw.get("chat") else prompt_style, kw)
+    _run(dataset_for("mbpp", "sanitized" if sanitized else None), None if kw.get("chat") else prompt_style, kw)
 
 
 class RichGenerationProgress:

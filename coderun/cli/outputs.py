@@ -1,14 +1,12 @@
 """--fail-under, --junit and --json for the commands that finish a run (evaluate; humaneval/mbpp too).
 
-`output_options` adds the options; `gate_ks` folds gate ks into an explicit --k before the run, so they
-are validated (exit 2) before anything executes; `finish_run` prints the table or the JSON, writes the
+`output_options` adds the options; the gates' ks join an explicit --k before the run (cli/options.py
+take_output), so they are validated (exit 2) before anything executes; `finish_run` prints the table or the JSON, writes the
 JUnit file and evaluates the gates after the run. The caller then raises for an incomplete run (exit 1)
 before `gates.raise_if_tripped` (exit 3).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
@@ -29,22 +27,15 @@ def parse_gates(fail_under: tuple[str, ...]) -> list:
     return [parse_fail_under(text) for text in fail_under]
 
 
-def gate_ks(ks: list[int] | None, gates: list) -> list[int] | None:
-    """An explicit --k gains the gates' ks; without --k the run's default ks stand (gates compute their own)."""
-    if not ks or not gates:
-        return ks
-    return sorted(set(ks) | {g.k for g in gates})
-
-
 def finish_run(outcome, gates: list, junit: str | None, as_json: bool) -> list:
     """Render the outcome, write JUnit, evaluate the gates; returns the gate results (raises nothing tripped)."""
     from coderun import gates as gate_lib
-    from coderun.compare import load_run_dir
+    from coderun.records import load_run
     from coderun.report import junit as junit_xml
-    from coderun.report.comparison import print_gates, print_json
+    from coderun.report.console import print_gates, print_json
     from coderun.report.console import print_outcome
 
-    run = load_run_dir(Path(outcome.run_dir), outcome.run_dir) if (gates or junit) else None
+    run = load_run(outcome.run_dir) if (gates or junit) else None
     complete = bool(outcome.summary.get("complete"))  # an incomplete run exits 1 and is not gated
     results = [gate_lib.check_fail_under(list(run.counts().values()), g) for g in gates] if complete else []
     if junit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coderun.cli import main
+from coderun.generate.base import judge_backend_names
 from coderun.rerank import method_names  # the registry's table only: no reranker is imported
 
 METHODS = method_names()
@@ -19,7 +20,7 @@ def judge_options(f):
         click.option("--judge-gpu-memory-utilization", type=click.FloatRange(0.01, 1.0),
                      help="vllm judge: share of accelerator (CPU build: CPU) memory for its engine."),
         click.option("--judge-base-url", help="openai judge: the server's API root."),
-        click.option("--judge-backend", type=click.Choice(["vllm", "openai"]),
+        click.option("--judge-backend", type=click.Choice(judge_backend_names()),
                      help="Where the judge runs [default: the generation backend, else vllm]."),
         click.option("--judge-model", help="The judge (hub id or directory) [humaneval/mbpp: the generating "
                                            "model; evaluate/rerank: required]."),
@@ -34,29 +35,32 @@ def rerank_option(f):
                                       help="Also pick 1 of n per problem and report rerank@1 and the gap closed.")(f))
 
 
-def rerank_settings(method: str | None, kw: dict, default_model: str | None = None,
-                    default_backend: str | None = None, default_base_url: str | None = None):
-    """Options for coderun.reranking from the judge flags (popped from `kw`); None without --rerank."""
+def rerank_settings(kw: dict, default_model: str | None = None, default_backend: str | None = None,
+                    default_base_url: str | None = None):
+    """Options for coderun.orchestrate.rerank from --rerank and the judge flags, popped from `kw` (each
+    once, here); None without --rerank. Bad options are exit 2 before anything runs."""
+    from coderun.generate.base import judge_backend_names
     from coderun.rerank.base import Options
 
+    method = kw.pop("rerank_method", None)
     judge = {k: kw.pop(k) for k in list(kw) if k.startswith("judge_")}
     if method is None:
         return None
-    backend = judge["judge_backend"] or (default_backend if default_backend in ("vllm", "openai") else "vllm")
+    backend = judge["judge_backend"] or (default_backend if default_backend in judge_backend_names() else "vllm")
     options = Options(method=method, judge_model=judge["judge_model"] or default_model, judge_backend=backend,
                       judge_base_url=judge["judge_base_url"] or (default_base_url if backend == "openai" else None),
                       judge_chat=judge["judge_chat"], judge_pairwise=judge["judge_pairwise"],
                       judge_max_model_len=judge["judge_max_model_len"],
                       judge_gpu_memory_utilization=judge["judge_gpu_memory_utilization"])
-    from coderun.reranking import check_options
+    from coderun.orchestrate.rerank import check_options
 
-    check_options(options)  # exit 2 before anything runs
+    check_options(options)
     return options
 
 
 def run_rerank(run_dir: str, options, as_json: bool = False, dataset_path: str | None = None, judge=None) -> dict:
     from coderun.report.console import RerankProgress, print_rerank
-    from coderun.reranking import rerank_run
+    from coderun.orchestrate.rerank import rerank_run
 
     with RerankProgress() as progress:
         block = rerank_run(run_dir, options, dataset_path=dataset_path, judge=judge, progress=progress)
@@ -73,9 +77,9 @@ def run_rerank(run_dir: str, options, as_json: bool = False, dataset_path: str |
 @click.option("--json", "as_json", is_flag=True, help="Print the rerank block as JSON.")
 def rerank_command(run_dir, method, dataset_path, as_json, **kw):
     """Pick 1 of n per problem in a finished RUN_DIR, without generating or evaluating again."""
-    from coderun.report.comparison import print_json
+    from coderun.report.console import print_json
 
-    options = rerank_settings(method, kw)
+    options = rerank_settings({**kw, "rerank_method": method})
     block = run_rerank(run_dir, options, as_json, dataset_path)
     if as_json:
         print_json(block)

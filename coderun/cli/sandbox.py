@@ -41,9 +41,10 @@ def sandbox_check(provider):
 
 @main.command("datasets")
 def list_datasets():
-    """List the registered datasets and their problem counts."""
-    from coderun.datasets import dataset_names, load
+    """List the registered datasets: problems, the command that generates for it, and where it is read from."""
+    from coderun.datasets.base import registry
 
-    for name in dataset_names():
-        bench = load(name)
-        click.echo(f"{name:16} {len(bench):4} problems  {bench.source}")
+    for name, entry in registry().items():
+        bench = entry.loader()
+        command = f"coderun {entry.command}" + (f" --{entry.variant}" if entry.variant else "") if entry.command else "-"
+        click.echo(f"{name:16} {len(bench):4} problems  {command:24}  {bench.source}")

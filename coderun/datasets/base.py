@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import importlib
 import json
 import os
 import zlib
@@ -123,35 +124,84 @@ class Benchmark:
         return PublicExamples(text=problem.prompt)
 
 
-_REGISTRY: dict[str, Callable[..., Benchmark]] = {}
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A registered dataset: how to load it and how the rest of coderun uses it.
+
+    command/variant: the generating command that runs it (`coderun humaneval`, `coderun mbpp`) and the
+    flag of that command that picks it (None: the command's default; "sanitized": `--sanitized`);
+    prompt_family: the prompt formats that apply (prompts.py).
+    """
+
+    name: str
+    loader: Callable[..., Benchmark]
+    command: str | None = None
+    variant: str | None = None
+    prompt_family: str | None = None
+    description: str = ""
 
 
-def register(name: str):
+_REGISTRY: dict[str, DatasetInfo] = {}
+
+
+def register(name: str, *, command: str | None = None, variant: str | None = None,
+             prompt_family: str | None = None, description: str = ""):
     """Register a loader `f(path=None, from_hub=False, **options) -> Benchmark` under `name`."""
 
     def deco(loader):
-        _REGISTRY[name] = loader
+        _REGISTRY[name] = DatasetInfo(name, loader, command, variant, prompt_family or command, description)
         return loader
 
     return deco
 
 
-def dataset_names() -> list[str]:
+def registry() -> dict[str, DatasetInfo]:
+    """Every registered dataset, by name (the one list: the CLI's choices and `coderun datasets` read it)."""
     _import_builtin()
-    return sorted(_REGISTRY)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def dataset_names() -> list[str]:
+    return list(registry())
+
+
+def info(name: str) -> DatasetInfo:
+    known = registry()
+    if name not in known:
+        raise InputError(f"unknown dataset {name!r}; known: {', '.join(known)}")
+    return known[name]
 
 
 def load(name: str, path: str | None = None, from_hub: bool = False, **options: Any) -> Benchmark:
     """Load a registered dataset: shipped file by default, `path` for another copy, or the hub."""
-    _import_builtin()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown dataset {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](path=path, from_hub=from_hub, **options)
+    return info(name).loader(path=path, from_hub=from_hub, **options)
+
+
+def load_checked(name: str, sha256: str | None, source: str | None = None, challenge_tests: bool = False,
+                 path: str | None = None) -> Benchmark:
+    """The dataset a run was scored with: `path` if given, else the shipped copy or the run's recorded
+    source, whichever has the recorded sha256; InputError when none does."""
+    options = {"challenge_tests": True} if challenge_tests else {}
+    for candidate in ([path] if path else [None, source]):
+        if candidate is not None and not Path(candidate).is_file():
+            continue
+        bench = load(name, path=candidate, **options)
+        if bench.sha256 == sha256:
+            return bench
+    raise InputError(f"the run's dataset ({name}, sha256 {str(sha256)[:12]}...) is not the shipped copy"
+                     + ("" if path else "; pass --dataset-path FILE"))
 
 
 def _import_builtin() -> None:
-    # Importing the modules registers them; done lazily so `coderun --help` imports nothing heavy.
-    from coderun.datasets import humaneval, mbpp  # noqa: F401
+    # Every module of this package registers its datasets when imported: adding a dataset is one module
+    # (plus its data file). Done lazily, so `coderun --help` pays only for these small modules.
+    import pkgutil
+
+    import coderun.datasets as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name != "base":
+            importlib.import_module(f"coderun.datasets.{module.name}")
 
 
 # --- Reading dataset files: shared by the dataset modules ----------------------------------------------

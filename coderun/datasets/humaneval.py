@@ -31,7 +31,6 @@ class HumanEval(Benchmark):
     name = "humaneval"
     default_file = "HumanEval.jsonl.gz"
     hub_id = ("openai/openai_humaneval",)
-    stop = STOP_SEQUENCES
 
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> Program:
         # A whole program wins when both are given, as in EvalPlus's evaluator.
@@ -68,7 +67,7 @@ def _problem(row: dict[str, Any]) -> Problem:
     )
 
 
-@register("humaneval")
+@register("humaneval", command="humaneval", description="HumanEval (Chen et al. 2021): 164 problems")
 def load_humaneval(path: str | None = None, from_hub: bool = False, **options: Any) -> HumanEval:
     """The shipped HumanEval.jsonl.gz, another copy at `path`, or the hub's openai/openai_humaneval."""
     if options:

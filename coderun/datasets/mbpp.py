@@ -149,7 +149,7 @@ def _load(cls: type[MBPP], path: str | None, from_hub: bool, split: str, challen
     return cls(problems, source, sha)
 
 
-@register("mbpp")
+@register("mbpp", command="mbpp", description="MBPP full, test split: 500 problems (ids 11-510)")
 def load_mbpp(
     path: str | None = None, from_hub: bool = False, split: str = "test", challenge_tests: bool = False, **options: Any
 ) -> MBPP:
@@ -159,7 +159,8 @@ def load_mbpp(
     return _load(MBPP, path, from_hub, split, challenge_tests)
 
 
-@register("mbpp-sanitized")
+@register("mbpp-sanitized", command="mbpp", variant="sanitized", prompt_family="mbpp",
+          description="MBPP sanitized, test split: 257 problems")
 def load_mbpp_sanitized(
     path: str | None = None, from_hub: bool = False, split: str = "test", challenge_tests: bool = False, **options: Any
 ) -> MBPP:

@@ -1,20 +1,27 @@
-"""What the pool runs (Job), what comes back (Verdict), and the small Sandbox/Provider interface.
+"""What an executor runs (Job), what comes back (Verdict), and the interfaces of the execution layer.
 
-A provider makes sandboxes; a sandbox is one warm worker speaking the runner's line protocol
-(sandbox/runner.py). The pool (pool.py) only ever talks to this interface, so one test suite runs
-against every provider.
+- Executor: runs jobs and streams verdicts back; a context manager that owns what it starts. The local
+  SandboxPool (pool.py) and the RayPool (ray_pool.py, one pool per cluster node) both implement it, so the
+  orchestrators never know which one they hold.
+- Provider: makes sandboxes; Sandbox: one warm worker speaking the runner's line protocol
+  (sandbox/runner.py). The pool only ever talks to these, so one test suite runs against every provider.
+
+The execution layer runs programs and knows nothing about benchmarks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import importlib
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar, Iterable, Iterator
 
-STATUSES = ("passed", "failed", "timeout", "error")
+from coderun.errors import InputError
+from coderun.records import Status
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class Job:
 class Verdict:
     """Failure is data: every execution ends in one of these, harness failures as `error`."""
 
-    status: str
+    status: Status
     reason: str = ""
     cpu: float = 0.0
     wall: float = 0.0
@@ -53,32 +60,36 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return self.status == "passed"
+        return self.status == Status.PASSED
+
+
+PROTOCOL = 1  # the runner's message protocol (sandbox/runner.py says the same in its hello)
 
 
 class SandboxDied(Exception):
     """The sandbox stopped answering or its channel closed while a job was in flight."""
 
 
-class Sandbox:
+class Sandbox(ABC):
     """One warm worker: send a job message, receive its verdict message."""
 
     name: str = ""
 
+    @abstractmethod
     def start(self) -> dict[str, Any]:
         """Start and wait for the runner's hello; return it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def send(self, message: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Hand the runner one job message."""
 
+    @abstractmethod
     def receive(self, timeout: float) -> dict[str, Any]:
         """The next message; raises SandboxDied on a closed channel or after `timeout` seconds."""
-        raise NotImplementedError
 
+    @abstractmethod
     def close(self) -> None:
         """Stop and remove; safe to call twice and from another thread."""
-        raise NotImplementedError
 
 
 class ChannelSandbox(Sandbox):
@@ -93,9 +104,9 @@ class ChannelSandbox(Sandbox):
         self._lines: deque[bytes] = deque()
         self._eof = False
 
+    @abstractmethod
     def _read_some(self, timeout: float) -> bytes:
         """Up to 64 KiB from the channel within `timeout` (b"" at its end); TimeoutError if none."""
-        raise NotImplementedError
 
     def _feed(self, data: bytes) -> None:
         """Stdout bytes of the runner; split into lines."""
@@ -131,30 +142,79 @@ class ChannelSandbox(Sandbox):
         hello = self.receive(timeout)
         if not hello.get("ready"):
             raise SandboxDied(f"runner did not start: {hello}")
+        if hello.get("protocol") != PROTOCOL:  # a sandbox image built by another coderun release
+            raise SandboxDied(f"the runner speaks protocol {hello.get('protocol')}, this coderun {PROTOCOL}; "
+                              "rebuild the sandbox image (coderun sandbox build)")
         return hello
 
 
-class Provider:
-    """Makes sandboxes. `prepare` checks the machine once and returns facts for the run's config."""
+class Provider(ABC):
+    """Makes sandboxes. `prepare` checks the machine once and returns facts for the run's config,
+    including `fingerprint`: what identifies the execution environment (verdicts recorded in another one
+    are not reused)."""
 
     name: ClassVar[str]
     isolates: ClassVar[bool] = True
 
+    @abstractmethod
     def prepare(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Check the machine (build the image if needed); the facts recorded in config.json."""
 
+    @abstractmethod
     def sandbox(self, index: int) -> Sandbox:
-        raise NotImplementedError
+        """A new, not yet started sandbox for worker `index`."""
 
     def healthy(self) -> bool:
         """Can new sandboxes still be made? (A dead daemon is a harness failure, not a sample's.)"""
         return True
 
     def close(self) -> None:
-        pass
+        """Release what `prepare` acquired (clients, locks)."""
 
 
-PROVIDERS: dict[str, Callable[..., Provider]] = {}
+class Executor(ABC):
+    """Runs jobs; the orchestrators' only view of execution. Enter it once: it starts its sandboxes and
+    owns them until exit, Ctrl-C included."""
+
+    info: dict[str, Any]  # facts for config.json (provider, image, limits, nodes), set on entry
+    stats: dict[str, int]  # executed, reused, replaced, retried
+
+    @abstractmethod
+    def __enter__(self) -> "Executor":
+        """Start the sandboxes; returns self."""
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop and remove everything it started; safe to call twice."""
+
+    @abstractmethod
+    def run(self, items: Iterable[tuple[Any, Job]]) -> Iterator[tuple[Any, Verdict]]:
+        """Yield (tag, verdict) for every (tag, job) as verdicts arrive; identical jobs run once."""
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The execution environment's identity, provider-neutral (set by the provider's `prepare`)."""
+        return self.info.get("fingerprint")
+
+    def run_all(self, jobs: list[Job]) -> list[Verdict]:
+        """Verdicts for `jobs`, in order."""
+        out: list[Verdict | None] = [None] * len(jobs)
+        for i, verdict in self.run(enumerate(jobs)):
+            out[i] = verdict
+        return out  # type: ignore[return-value]
+
+
+# The providers, by name -> module; a module registers its class when imported, so listing the names
+# (click choices) imports no provider.
+PROVIDER_MODULES = {"docker": "coderun.execute.docker_provider", "local": "coderun.execute.local_provider"}
+PROVIDERS: dict[str, type[Provider]] = {}
+
+
+def provider_names() -> list[str]:
+    return list(PROVIDER_MODULES)
 
 
 def register_provider(name: str):
@@ -167,23 +227,7 @@ def register_provider(name: str):
 
 
 def get_provider(name: str, **options: Any) -> Provider:
-    from coderun.execute import docker_provider, local_provider  # noqa: F401  (registers both)
-    from coderun.errors import InputError
-
-    if name not in PROVIDERS:
-        raise InputError(f"unknown sandbox provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
+    if name not in PROVIDER_MODULES:
+        raise InputError(f"unknown sandbox provider {name!r}; known: {', '.join(provider_names())}")
+    importlib.import_module(PROVIDER_MODULES[name])
     return PROVIDERS[name](**options)
-
-
-def parse_size(size: str) -> int:
-    """'512m', '2g', '1024' -> bytes; anything else is an InputError naming the value."""
-    from coderun.errors import InputError
-
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    text = str(size).strip().lower().rstrip("b")
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
-        raise InputError(f"--memory takes a size like 512m or 2g, got {size!r}") from None

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from coderun.errors import SandboxError
-from coderun.execute.base import ChannelSandbox, Provider, Sandbox, SandboxDied, parse_size, register_provider
+from coderun.execute.base import ChannelSandbox, Provider, Sandbox, SandboxDied, register_provider
 from coderun.execute import image as images
 
 LABEL = "io.coderun.sandbox"
@@ -84,7 +84,7 @@ def _alive(pid: int) -> bool:
 class DockerProvider(Provider):
     """Sandboxes as Docker containers. Options are the container limits (see README, "Sandbox")."""
 
-    def __init__(self, image: str | None = None, memory: str = "1g", pids: int = 256, tmpfs: str = "64m",
+    def __init__(self, image: str | None = None, memory: int = 1 << 30, pids: int = 256, tmpfs: str = "64m",
                  cpus: float = 1.0, base_image: str | None = None, build: bool = True):
         self.image_name = image
         self.memory, self.pids, self.tmpfs, self.cpus = memory, pids, tmpfs, cpus
@@ -98,7 +98,7 @@ class DockerProvider(Provider):
         name = self.image_name or images.default_tag()
         self.image_id = images.ensure(self.docker, name, base_image=self.base_image, build=self.build)
         self.image_name = name
-        return {"provider": "docker", "image": name, "image_id": self.image_id,
+        return {"provider": "docker", "image": name, "image_id": self.image_id, "fingerprint": self.image_id,
                 "limits": {"memory": self.memory, "pids": self.pids, "tmpfs": self.tmpfs, "cpus": self.cpus}}
 
     def healthy(self) -> bool:
@@ -129,7 +129,7 @@ class DockerProvider(Provider):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def container_memory(self) -> int:
-        return parse_size(self.memory) + HEADROOM
+        return self.memory + HEADROOM  # memory: the per-sample limit, bytes
 
     def host_config(self, core: int | None) -> dict[str, Any]:
         return dict(

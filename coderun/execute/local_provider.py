@@ -30,8 +30,9 @@ class LocalProvider(Provider):
 
     def prepare(self) -> dict[str, Any]:
         warnings.warn(WARNING, stacklevel=2)
-        return {"provider": "local", "image": None, "image_id": None, "python": sys.version.split()[0],
-                "warning": WARNING}
+        python = sys.version.split()[0]
+        return {"provider": "local", "image": None, "image_id": None, "python": python,
+                "fingerprint": f"local:python-{python}", "warning": WARNING}
 
     def sandbox(self, index: int) -> Sandbox:
         return LocalSandbox(self.runner, index)

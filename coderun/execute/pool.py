@@ -17,7 +17,8 @@ from collections import OrderedDict, deque
 from typing import Any, Iterable, Iterator
 
 from coderun.errors import SandboxError
-from coderun.execute.base import Job, Provider, Sandbox, SandboxDied, Verdict
+from coderun.execute.base import Executor, Job, Provider, Sandbox, SandboxDied, Verdict
+from coderun.records import Status
 
 ANSWER_GRACE = 15.0  # seconds past a job's wall limit before its sandbox counts as hung
 MAX_ATTEMPTS = 2  # a job whose sandbox died this many times is the job's fault
@@ -29,7 +30,7 @@ CACHE_SIZE = 10_000  # recent verdicts, for running identical programs once; an 
 # (identical samples of one problem arrive close together in a samples file)
 
 
-class SandboxPool:
+class SandboxPool(Executor):
     def __init__(self, provider: Provider, workers: int | None = None, max_jobs_per_sandbox: int = 1000,
                  answer_grace: float = ANSWER_GRACE):
         self.provider = provider
@@ -49,8 +50,6 @@ class SandboxPool:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> "SandboxPool":
-        if self._threads:  # already started (PendingPool starts it; its user enters it again)
-            return self
         self.info = self.provider.prepare()
         ready = [threading.Event() for _ in range(self.workers)]
         for i in range(self.workers):
@@ -62,9 +61,6 @@ class SandboxPool:
                 self._raise_fatal()
         self._raise_fatal()
         return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -116,13 +112,6 @@ class SandboxPool:
             for tag in waiting.pop(key):
                 yield tag, verdict
 
-    def run_all(self, jobs: list[Job]) -> list[Verdict]:
-        """Convenience: verdicts for `jobs`, in order."""
-        out: list[Verdict | None] = [None] * len(jobs)
-        for i, verdict in self.run(enumerate(jobs)):
-            out[i] = verdict
-        return out  # type: ignore[return-value]
-
     def _next_result(self) -> tuple[str, Verdict]:
         while True:
             try:
@@ -131,7 +120,7 @@ class SandboxPool:
                 self._raise_fatal()
 
     def _remember(self, key: str, verdict: Verdict) -> None:
-        if verdict.status == "error":
+        if verdict.status == Status.ERROR:
             return  # a harness error is never cached: a later run must try again
         self._cache[key] = dataclasses.replace(verdict, output="")
         if len(self._cache) > CACHE_SIZE:
@@ -180,34 +169,41 @@ class SandboxPool:
 
 
 class PendingPool:
-    """A pool being started in the background, so containers boot while the caller loads its data.
+    """An executor being entered in the background, so containers boot while the caller loads its data.
 
-    `get()` waits for it and raises whatever starting it raised; `close()` always cleans up, so the
-    pool still owns its containers from start to end, Ctrl-C included."""
+    The caller never enters the executor itself: `get()` waits for it to be entered here and returns it
+    (or raises whatever entering raised), and `close()` always exits it, so it still owns its sandboxes
+    from start to end, Ctrl-C included. Use as a context manager."""
 
-    def __init__(self, make_pool):
-        self._pool: SandboxPool | None = None
+    def __init__(self, make_executor):
+        self._executor: Executor | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._start, args=(make_pool,), name="pool-start", daemon=True)
+        self._thread = threading.Thread(target=self._start, args=(make_executor,), name="pool-start", daemon=True)
         self._thread.start()
 
-    def _start(self, make_pool) -> None:
+    def _start(self, make_executor) -> None:
         try:
-            pool = make_pool()
-            self._pool = pool.__enter__()
+            executor = make_executor()
+            self._executor = executor.__enter__()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the pool
             self._error = exc
 
-    def get(self) -> SandboxPool:
+    def get(self) -> Executor:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._pool
+        return self._executor
 
     def close(self) -> None:
         self._thread.join()
-        if self._pool is not None:
-            self._pool.close()
+        if self._executor is not None:
+            self._executor.close()
+
+    def __enter__(self) -> "PendingPool":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 class _Worker:
@@ -237,7 +233,7 @@ class _Worker:
         self.inflight.popleft()
         verdict = self._verdict(msg, attempt)
         self.done += 1
-        if verdict.status == "error" and attempt + 1 < MAX_ATTEMPTS:
+        if verdict.status == Status.ERROR and attempt + 1 < MAX_ATTEMPTS:
             self.pool.stats["retried"] += 1
             self.pool._jobs.put((key, job, attempt + 1))  # one more try, in a fresh sandbox
             self._replace()
@@ -270,7 +266,7 @@ class _Worker:
 
     def _verdict(self, msg: dict[str, Any], attempt: int) -> Verdict:
         self.pool.stats["executed"] += 1
-        return Verdict(status=msg.get("status", "error"), reason=msg.get("reason", ""),
+        return Verdict(status=Status(msg.get("status", "error")), reason=msg.get("reason", ""),
                        cpu=float(msg.get("cpu", 0.0)), wall=float(msg.get("wall", 0.0)),
                        output=msg.get("output", "")[:2048], attempts=attempt + 1, sandbox=self.sandbox.name)
 
@@ -288,7 +284,7 @@ class _Worker:
             raise SandboxError(DAEMON_GONE)
         if attempt + 1 >= MAX_ATTEMPTS:
             reason = f"the sample killed its sandbox {MAX_ATTEMPTS} times ({died})"
-            self.pool._results.put((key, Verdict("failed", reason=reason, attempts=attempt + 1)))
+            self.pool._results.put((key, Verdict(Status.FAILED, reason=reason, attempts=attempt + 1)))
         else:
             self.pool.stats["retried"] += 1
             self.pool._jobs.put((key, job, attempt + 1))

@@ -7,14 +7,15 @@ next batch waiting, and streams verdicts back to the caller as batches finish, e
 that ran it. A node lost mid-run (its actor dies with it) only costs its in-flight batches, which go to
 the remaining nodes; when none is left the run stops with a SandboxError and resumes later.
 
-RayPool has SandboxPool's interface (run, run_all, info, stats, a context manager), so the pipeline does
-not know which one it has. Nodes need coderun installed and Docker running; a node whose pool cannot
+RayPool implements the Executor interface (execute/base.py), as SandboxPool does, so the orchestrators do
+not know which one they hold. Nodes need coderun installed and Docker running; a node whose pool cannot
 start is left out and said so in `info["cluster"]["skipped"]`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import queue
 import socket
@@ -25,8 +26,9 @@ from typing import Any, Iterable, Iterator
 
 from coderun import cluster
 from coderun.errors import SandboxError
-from coderun.execute.base import Job, Verdict
+from coderun.execute.base import Executor, Job, Verdict
 from coderun.execute.pool import SandboxPool
+from coderun.records import Status
 
 BATCH_PER_WORKER = 4  # jobs per batch, per sandbox of the node: batches long enough to amortise a round trip
 IN_FLIGHT = 3  # batches per node: the node's pool takes jobs from all of them, so a slow job idles no sandbox
@@ -110,7 +112,7 @@ class _Node:
     in_flight: int = 0
 
 
-class RayPool:
+class RayPool(Executor):
     def __init__(self, address: str, provider: str = "docker", options: dict[str, Any] | None = None,
                  workers_per_node: int | None = None):
         self.address = address
@@ -133,8 +135,6 @@ class RayPool:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> "RayPool":
-        if self.nodes:
-            return self
         self._started_ray = cluster.connect(self.address) or self._started_ray
         # Ray's driver prints cluster events ("node ... marked dead") on sys.stdout from a thread of its
         # own; stdout is coderun's (--json), so they go to stderr while the pool lives.
@@ -161,10 +161,8 @@ class RayPool:
             raise SandboxError(f"no node of the Ray cluster could start a sandbox pool: {skipped}")
         first = layout[0]
         self.info = {**{k: v for k, v in first.items() if k not in ("node", "hostname", "workers")},
+                     "fingerprint": cluster_fingerprint(layout),
                      "cluster": {"address": self.address, "nodes": layout, "skipped": skipped}}
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def close(self) -> None:
         cluster.stop([node.actor for node in self.nodes], timeout=60)
@@ -201,7 +199,7 @@ class RayPool:
                 continue
             for i, fields in results:
                 key, _ = batch[i]
-                verdict = Verdict(**fields)
+                verdict = Verdict(**{**fields, "status": Status(fields["status"])})
                 verdict.extra["node"] = node.label
                 self.stats["executed"] += 1
                 for tag in tags.pop(key):
@@ -251,4 +249,11 @@ class RayPool:
             raise SandboxError(f"every Ray node with a sandbox pool was lost (last: {node.label}: "
                                f"{type(exc).__name__}); finished verdicts are saved, run again to resume")
 
-    run_all = SandboxPool.run_all  # verdicts for a list of jobs, in order: the same on top of run()
+
+def cluster_fingerprint(layout: list[dict[str, Any]]) -> str | None:
+    """The environment of a cluster: its nodes' fingerprint when they share one (the usual case: one
+    sandbox image everywhere), else a digest of all of them."""
+    prints = sorted({str(node.get("fingerprint")) for node in layout})
+    if len(prints) == 1:
+        return layout[0].get("fingerprint")
+    return "cluster:" + hashlib.sha256("|".join(prints).encode()).hexdigest()

@@ -5,25 +5,26 @@ from __future__ import annotations
 from coderun.errors import CoderunError
 from coderun.execute.base import Job, get_provider
 from coderun.execute.pool import SandboxPool
+from coderun.records import Status
 
 # (name, program, test, the status that proves the property holds)
 CHECKS = [
-    ("runs a correct program", "def f(x):\n    return x + 1\n", "assert f(1) == 2\n", "passed"),
-    ("fails a wrong program", "def f(x):\n    return x\n", "assert f(1) == 2\n", "failed"),
-    ("exit(0) is not a pass", "import sys\nsys.exit(0)\n", "pass\n", "failed"),
-    ("CPU limit", "while True:\n    pass\n", "pass\n", "timeout"),
+    ("runs a correct program", "def f(x):\n    return x + 1\n", "assert f(1) == 2\n", Status.PASSED),
+    ("fails a wrong program", "def f(x):\n    return x\n", "assert f(1) == 2\n", Status.FAILED),
+    ("exit(0) is not a pass", "import sys\nsys.exit(0)\n", "pass\n", Status.FAILED),
+    ("CPU limit", "while True:\n    pass\n", "pass\n", Status.TIMEOUT),
     ("no network", "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\n", "pass\n",
-     "failed"),
-    ("read-only root", "open('/usr/coderun-check', 'w')\n", "pass\n", "failed"),
-    ("not root", "import os\nassert os.getuid() != 0 and os.geteuid() != 0\n", "pass\n", "passed"),
-    ("memory limit", "x = bytearray(8 << 30)\n", "pass\n", "failed"),
+     Status.FAILED),
+    ("read-only root", "open('/usr/coderun-check', 'w')\n", "pass\n", Status.FAILED),
+    ("not root", "import os\nassert os.getuid() != 0 and os.geteuid() != 0\n", "pass\n", Status.PASSED),
+    ("memory limit", "x = bytearray(8 << 30)\n", "pass\n", Status.FAILED),
     ("container memory limit in force", "import os\nfor f in ('/sys/fs/cgroup/memory.max', "
      "'/sys/fs/cgroup/memory/memory.limit_in_bytes'):\n    if os.path.exists(f):\n"
      "        v = open(f).read().strip()\n        assert v != 'max' and int(v) < 1 << 40, v\n        break\n"
-     "else:\n    raise AssertionError('no memory cgroup')\n", "pass\n", "passed"),
+     "else:\n    raise AssertionError('no memory cgroup')\n", "pass\n", Status.PASSED),
     ("container pids limit in force", "import os\nfor f in ('/sys/fs/cgroup/pids.max', '/sys/fs/cgroup/pids/pids.max'):\n"
      "    if os.path.exists(f):\n        assert open(f).read().strip() != 'max'\n        break\n"
-     "else:\n    raise AssertionError('no pids cgroup')\n", "pass\n", "passed"),
+     "else:\n    raise AssertionError('no pids cgroup')\n", "pass\n", Status.PASSED),
 ]
 
 

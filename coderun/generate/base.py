@@ -160,27 +160,12 @@ class Backend(ABC):
         self.close()
 
 
-class Lent(Backend):
-    """Another owner's backend lent to runs that must not close it (tests, benchmarks, notebooks); it
-    counts the requests it passes on."""
-
-    def __init__(self, inner: Backend):
-        self.inner, self.requests = inner, 0
-        self.name, self.verbatim = inner.name, inner.verbatim
-
-    def generate(self, requests, sampling, adapter=None):
-        self.requests += len(requests)
-        return self.inner.generate(requests, sampling, adapter)
-
-    def info(self) -> dict[str, Any]:
-        return self.inner.info()
-
-    def close(self) -> None:
-        pass
-
-
-_MODULES = {"vllm": "coderun.generate.vllm_backend", "openai": "coderun.generate.openai_backend",
-            "samples": "coderun.generate.samples_backend"}
+# The backends, by name: the module that registers each (imported only when used, so listing them for
+# click's choices imports no backend), and whether it can serve as a judge (it scores prompts, rather than
+# replaying completions made elsewhere).
+BACKENDS: dict[str, tuple[str, bool]] = {"vllm": ("coderun.generate.vllm_backend", True),
+                                         "openai": ("coderun.generate.openai_backend", True),
+                                         "samples": ("coderun.generate.samples_backend", False)}
 _REGISTRY: dict[str, type[Backend]] = {}
 
 
@@ -195,12 +180,16 @@ def register(name: str):
 
 
 def backend_names() -> list[str]:
-    return sorted(_MODULES)
+    return list(BACKENDS)
+
+
+def judge_backend_names() -> list[str]:
+    return [name for name, (_, judges) in BACKENDS.items() if judges]
 
 
 def backend_class(name: str) -> type[Backend]:
-    if name not in _REGISTRY and name in _MODULES:
-        importlib.import_module(_MODULES[name])  # importing registers it (the modules import nothing heavy)
+    if name not in _REGISTRY and name in BACKENDS:
+        importlib.import_module(BACKENDS[name][0])  # importing registers it (the modules import nothing heavy)
     if name not in _REGISTRY:
         raise InputError(f"unknown backend {name!r}; known: {', '.join(backend_names())}")
     return _REGISTRY[name]

@@ -16,7 +16,7 @@ from typing import Any
 
 from coderun.errors import InputError
 from coderun.generate.base import Adapter, Completion
-from coderun.runs import cut_partial_line
+from coderun.records import cut_partial_line
 
 
 class SamplesLog:

@@ -4,7 +4,7 @@ Requests are queued with `LLM.enqueue` / `LLM.enqueue_chat` and the engine is st
 `LLM.generate` runs, except that each request is handed back the moment it finishes, so its completions
 reach the sandbox pool while the others are still decoding, and the batch stays full to the end.
 
-CPU build quirks (DESIGN, "Facts about our machines"): per-request seeds fail ("CPU Generator does not use
+CPU build quirks (docs/design.md, "vLLM's CPU build"): per-request seeds fail ("CPU Generator does not use
 offset"), so the engine is seeded; `gpu_memory_utilization` is the share of CPU memory reserved, and the
 GPU default (0.92) fails at start-up, so the default here is 0.5 on CPU. The engine spawns worker processes:
 creating it from a spawned child (an unguarded script re-imported by multiprocessing) is refused.

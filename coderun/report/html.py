@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import html
 import time
-from pathlib import Path
 from typing import Any
 
 import coderun
 from coderun.report import write_text as write  # noqa: F401  (html.write / junit.write)
-from coderun import compare as cmp, metrics
+from coderun import compare as cmp, stats, summary
 from coderun.errors import CoderunError
+from coderun.records import Status
 from coderun.report.taxonomy import taxonomy
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False,
@@ -59,13 +59,8 @@ def ci_text(low: float, high: float, sign: bool = False) -> str:
 def run_summary(run: cmp.Run) -> dict[str, Any]:
     """A summary.json for a run without one (a bare results.jsonl), computed as `evaluate` computes it."""
     counts = run.counts()
-    ks = cmp.resolve_ks(None, [counts], [run.label]) if counts else []
-    scores = [cmp.score(run.label, counts, k, 0, 10_000) for k in ks]
-    statuses = {s: sum(1 for r in run.rows if r.status == s) for s in cmp.STATUSES}
-    return {"pass@k": {str(s.k): s.value for s in scores},
-            "pass@k_ci": {str(s.k): {"low": s.low, "high": s.high} for s in scores},
-            "num_problems": len({r.task_id for r in run.rows}), "num_samples": len(run.rows),
-            "counts": statuses, "complete": None}
+    ks = summary.resolve_ks(None, {t: n for t, (n, _) in counts.items()}) if counts else []
+    return {**summary.summarize(run.rows, ks, len(run.rows), run.dataset or "results"), "complete": None}
 
 
 def shared_ks(entries: list[cmp.Entry]) -> list[int] | None:
@@ -80,26 +75,21 @@ def curve(counts: dict[str, tuple[int, int]]) -> tuple[list[int], list[float]]:
     """Mean pass@k over problems for k = 1..(smallest n)."""
     top = min(n for n, _ in counts.values())
     ks = list(range(1, top + 1))
-    return ks, [metrics.mean_pass_at_k(list(counts.values()), k) for k in ks]
+    return ks, [stats.mean_pass_at_k(list(counts.values()), k) for k in ks]
 
 
 def load_programs(run: cmp.Run) -> tuple[dict[tuple[str, int], str] | None, str]:
-    """(task_id, sample_index) -> program text, or None and why not."""
-    from coderun import datasets
+    """(task_id, sample_index) -> program text, or None and why not. The run's samples are read with the
+    dataset it was scored with (checked by sha256), as `coderun rerank` reads them."""
+    from coderun.datasets.base import load_checked
     from coderun.samples import read_samples
 
-    config = run.config or {}
-    candidates = [Path(run.path) / "samples.jsonl"]
-    if (config.get("samples") or {}).get("path"):
-        given = Path(config["samples"]["path"])
-        candidates += [given] if given.is_absolute() else [given, Path(run.path) / given]
-    found = next((p for p in candidates if p.is_file()), None)
-    if not config or found is None:
+    found = run.config.samples_file(run.path) if run.config else None
+    if found is None or not found.is_file():
         return None, "the samples file is not available, so only reasons are shown"
-    dataset = config.get("dataset", {})
-    source = dataset.get("source")
+    d = run.config.dataset
     try:
-        bench = datasets.load(dataset.get("name", ""), path=source if source and Path(source).is_file() else None)
+        bench = load_checked(d.name, d.sha256, d.source, d.challenge_tests)
         samples = read_samples(found, bench)
     except (CoderunError, OSError, ValueError) as exc:
         return None, f"the samples could not be read ({exc}), so only reasons are shown"
@@ -226,7 +216,7 @@ def problems_section(run: cmp.Run) -> tuple[str, str]:
         by_task.setdefault(r.task_id, []).append(r)
     rows = []
     for task, samples in sorted(by_task.items(), key=lambda item: cmp.natural(item[0])):
-        scored = [r for r in samples if r.status != "error"]
+        scored = [r for r in samples if r.status != Status.ERROR]
         c = sum(r.passed for r in scored)
         p1 = f"{100 * c / len(scored):.1f}%" if scored else "n/a"
         good = next((r for r in samples if r.passed), None)

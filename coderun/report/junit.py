@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Iterable
 
+from coderun.records import STATUSES, Status
 from coderun.report import write_text as write  # noqa: F401  (html.write / junit.write)
 
 MESSAGE_CAP = 500
@@ -51,17 +52,17 @@ def _by_task(rows: Iterable) -> dict[str, list]:
 def _failing(samples: list):
     """The first failing (or timed-out) sample, else the first harness error."""
     for r in samples:
-        if r.status in ("failed", "timeout"):
+        if r.status in (Status.FAILED, Status.TIMEOUT):
             return r
     return samples[0]
 
 
 def _fail(case: ET.Element, samples: list, prefix: str = "") -> None:
     bad = _failing(samples)
-    tag = "error" if all(r.status == "error" for r in samples) else "failure"
+    tag = "error" if all(r.status == Status.ERROR for r in samples) else "failure"
     message = _clean(f"{prefix}sample {bad.sample_index}: {bad.status}: {bad.reason}"[:MESSAGE_CAP])
     element = ET.SubElement(case, tag, message=message, type=bad.status)
-    counts = {s: sum(1 for r in samples if r.status == s) for s in ("passed", "failed", "timeout", "error")}
+    counts = {s: sum(1 for r in samples if r.status == s) for s in STATUSES}
     element.text = f"{message}\n" + ", ".join(f"{n} {s}" for s, n in counts.items())
 
 

@@ -13,6 +13,8 @@ import re
 from collections import Counter
 from typing import Iterable
 
+from coderun.records import Status
+
 SYNTAX = "syntax error"
 ASSERTION = "assertion"
 TIMEOUT = "timeout"
@@ -27,11 +29,11 @@ _SYNTAX_NAMES = ("SyntaxError", "IndentationError", "TabError")
 
 def failure_kind(status: str, reason: str) -> str | None:
     """The kind of a sample's failure, None for a passing sample."""
-    if status == "passed":
+    if status == Status.PASSED:
         return None
-    if status == "timeout":
+    if status == Status.TIMEOUT:
         return TIMEOUT
-    if status == "error":
+    if status == Status.ERROR:
         return HARNESS
     reason = reason or ""
     if reason.startswith(_SYNTAX_NAMES):

@@ -8,7 +8,7 @@ repeated over any subset of candidates (the benchmark draws many random n = 10 s
   killed rerank resumes without asking again and a run can be reranked offline;
 - `scores`: per problem, from the features of the candidates at hand, one score each (a pure function).
 
-The highest score is selected; ties are a uniform pick (metrics.selection_weights). A reranker never sees
+The highest score is selected; ties are a uniform pick (stats.selection_weights). A reranker never sees
 the hidden verdicts: Candidate.passed is there for scoring only, and no reranker reads it.
 """
 
@@ -122,7 +122,7 @@ class FeatureStore:
         self._data: dict[tuple[str, str, str], Any] = {}
         self._fd: int | None = None
         if self.path is not None and self.path.exists():
-            from coderun.runs import cut_partial_line
+            from coderun.records import cut_partial_line
 
             cut_partial_line(self.path)
             for line in self.path.read_text(encoding="utf-8").splitlines():

@@ -27,7 +27,8 @@ import numpy as np
 
 from coderun.datasets.base import Program
 from coderun.execute.base import Job
-from coderun.limits import wall_backstop
+from coderun.execute.limits import wall_backstop
+from coderun.records import Status
 from coderun.rerank.base import Reranker, fingerprint, register
 from coderun.rerank.examples import Example, examples_from_asserts, parse_examples
 
@@ -198,7 +199,7 @@ class ExecReranker(Reranker):
         for done, ((task_id, item), verdict) in enumerate(pool.run(iter(todo.items())), 1):
             ctx.progress("probing", done, len(todo))
             examples, settings = plans[task_id]
-            if verdict.status == "error":
+            if verdict.status == Status.ERROR:
                 continue  # no answer from the harness: measured again next time, never stored
             feature = read_probe_output(verdict.output, nonce, len(examples))
             feature["status"] = verdict.status

@@ -61,17 +61,16 @@ def _by_kind(requests: list) -> list[list]:
 
 
 class BackendJudge:
-    """A backend in this process: an HTTP client, or the generator's engine (not closed here when lent)."""
+    """A backend in this process (an HTTP client), owned: closing the judge closes it."""
 
-    def __init__(self, backend, owned: bool = True):
-        self.backend, self.owned = backend, owned
+    def __init__(self, backend):
+        self.backend = backend
 
     def ask(self, prompts: list[dict]) -> list[dict]:
         return answers_of(self.backend, prompts)
 
     def close(self) -> None:
-        if self.owned:
-            self.backend.close()
+        self.backend.close()
 
 
 class ProcessJudge:

@@ -3,7 +3,7 @@ and how well a judge's P(correct) is calibrated.
 
 Pure functions over numbers (numpy and the standard library only): nothing here runs code or models,
 so reports can recompute every figure from stored scores and verdicts. Intervals and the gap-closed
-ratio reuse coderun.metrics, so reranking uses the same conventions as every other headline number:
+ratio reuse coderun.stats, so reranking uses the same conventions as every other headline number:
 intervals over problems, explicit seeds.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from coderun.metrics import Estimate, bootstrap_ci, gap_closed
+from coderun.stats import Estimate, bootstrap_ci, gap_closed
 
 # Scores this close (relative or absolute) are a tie: a judge's float noise must not pick a winner.
 _TIE_TOL = 1e-12

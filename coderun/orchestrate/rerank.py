@@ -15,16 +15,17 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
-from coderun import datasets, rerank
+from coderun import rerank
+from coderun.datasets.base import load_checked
 from coderun.errors import InputError
-from coderun.execute.base import parse_size
-from coderun.rerank import metrics as rm
+from coderun.orchestrate.options import ExecutionOptions
+from coderun.orchestrate.stage import make_executor
+from coderun.records import RunConfig, RunDir, Status
+from coderun.rerank import stats as rm
 from coderun.rerank.base import Candidate, Context, FeatureStore, Options
-from coderun.runs import RunDir
 from coderun.samples import iter_samples
 
 JUDGED = {"judge", "judge+exec"}
-SAMPLES_FILE = "samples.jsonl"
 
 
 def check_options(options: Options) -> None:
@@ -36,32 +37,17 @@ def check_options(options: Options) -> None:
         raise InputError("--judge-backend openai needs --judge-base-url")
 
 
-def benchmark_of(config: dict[str, Any], dataset_path: str | None = None):
+def benchmark_of(config: RunConfig, dataset_path: str | None = None):
     """The run's dataset, checked against the sha256 it was scored with."""
-    d = config.get("dataset") or {}
-    options = {"challenge_tests": True} if d.get("challenge_tests") else {}
-    candidates = [dataset_path] if dataset_path else [None, d.get("source")]
-    for path in candidates:
-        if path is not None and not Path(path).is_file():
-            continue
-        bench = datasets.load(d.get("name", ""), path=path, **options)
-        if bench.sha256 == d.get("sha256"):
-            return bench
-    raise InputError(f"the run's dataset ({d.get('name')}, sha256 {str(d.get('sha256'))[:12]}...) is not the "
-                     "shipped copy; pass --dataset-path FILE")
+    d = config.dataset
+    return load_checked(d.name, d.sha256, d.source, d.challenge_tests, dataset_path)
 
 
-def samples_path(run: RunDir, config: dict[str, Any]) -> Path:
-    if config.get("command") == "evaluate":
-        return Path(config.get("samples", {}).get("path", ""))
-    return run.path / SAMPLES_FILE
-
-
-def read_candidates(run: RunDir, config: dict, bench) -> tuple[dict[str, list[Candidate]], int]:
+def read_candidates(run: RunDir, config: RunConfig, bench) -> tuple[dict[str, list[Candidate]], int]:
     """(candidates per task, in sample order; samples with no usable verdict, left out)."""
     index = run.index_results()
-    path = samples_path(run, config)
-    if not path.is_file():
+    path = config.samples_file(run.path)
+    if path is None or not path.is_file():
         raise InputError(f"{run.path}: the run's samples file {path} is gone; rerank needs the candidates' code")
     out: dict[str, list[Candidate]] = {}
     skipped = 0
@@ -70,7 +56,7 @@ def read_candidates(run: RunDir, config: dict, bench) -> tuple[dict[str, list[Ca
         idx = index_in_file if isinstance(index_in_file, int) else s.sample_index
         ref = index.get((s.task_id, idx))
         program = bench.program(bench.get(s.task_id), completion=s.completion, solution=s.solution)
-        if ref is None or ref.status == "error" or ref.program.hex() != program.digest():
+        if ref is None or ref.status == Status.ERROR or ref.program.hex() != program.digest():
             skipped += 1
             continue
         mlp = s.extra.get("mean_logprob")
@@ -95,13 +81,13 @@ def rerank_run(run_dir: str, options: Options, *, judge=None, dataset_path: str 
     bench = benchmark_of(config, dataset_path)
     candidates, skipped = read_candidates(run, config, bench)
     method = rerank.get(options.method)(options)
-    execution = config.get("execution", {})
+    execution = ExecutionOptions.of_run(config.execution)
     with ExitStack() as stack:
         ctx = Context(bench, FeatureStore(run.path / "rerank" / "features.jsonl"), options,
-                      pool=_opener(stack, None, lambda: _open_pool(execution)),
+                      pool=_opener(stack, None, lambda: make_executor(execution)),
                       judge=_opener(stack, judge, lambda: closing(_open_judge(options, run.path))),
-                      cpu_limits={t: v.get("cpu", 1.0) for t, v in execution.get("limits", {}).items()},
-                      memory=parse_size(execution.get("settings", {}).get("memory") or "1g"))
+                      cpu_limits={t: v.get("cpu", 1.0) for t, v in config.execution.limits.items()},
+                      memory=execution.memory_bytes)
         if progress is not None:
             ctx.progress = progress
         stack.callback(ctx.store.close)
@@ -125,15 +111,6 @@ def _opener(stack: ExitStack, given, open_):
         return box[0]
 
     return get
-
-
-def _open_pool(execution: dict):
-    """A local pool with the run's provider, memory and workers (pipeline.make_pool)."""
-    from coderun.pipeline import EvaluateOptions, make_pool
-
-    settings = execution.get("settings", {})
-    return make_pool(EvaluateOptions(samples="", provider=settings.get("provider") or "docker",
-                                     memory=settings.get("memory") or "1g", workers=execution.get("workers")))
 
 
 class SharedJudge:

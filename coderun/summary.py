@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from coderun import metrics
+from coderun import stats
 from coderun.errors import InputError
-from coderun.execute.base import STATUSES
-from coderun.runs import SUMMARY_FORMAT, ResultRow
+from coderun.records import STATUSES, SUMMARY_FORMAT, ResultRow, Status, task_counts
 
 DEFAULT_KS = (1, 10, 100)
 
 
-def resolve_ks(explicit: Sequence[int] | None, samples_per_task: dict[str, int]) -> list[int]:
-    """Explicit ks must fit every task's sample count (else exit 2); default: 1, 10, 100 where they fit."""
+def resolve_ks(explicit: Sequence[int] | None, samples_per_task: dict[str, int], where: str = "") -> list[int]:
+    """Explicit ks must fit every task's sample count (else exit 2); default: 1, 10, 100 where they fit.
+    `where` names the run in the message when several are checked (compare)."""
     smallest = min(samples_per_task.values()) if samples_per_task else 0
     if explicit:
         bad = [k for k in explicit if k < 1]
@@ -23,7 +23,8 @@ def resolve_ks(explicit: Sequence[int] | None, samples_per_task: dict[str, int])
         too_big = [k for k in explicit if k > smallest]
         if too_big:
             task = min(samples_per_task, key=samples_per_task.get)
-            raise InputError(f"--k {too_big[0]} is larger than the {smallest} samples of task {task}")
+            raise InputError(f"--k {too_big[0]} is larger than the {smallest} samples of task {task}"
+                             + (f" in {where}" if where else ""))
         return sorted(set(explicit))
     return [k for k in DEFAULT_KS if k <= smallest]
 
@@ -37,17 +38,6 @@ def parse_ks(text: str | None) -> list[int] | None:
         raise InputError(f"--k takes comma-separated integers like 1,10,100, got {text!r}") from None
 
 
-def task_counts(rows: Iterable[ResultRow]) -> dict[str, tuple[int, int]]:
-    """(n, c) per task over rows with a verdict; `error` rows are left out (they are not answers)."""
-    counts: dict[str, list[int]] = {}
-    for r in rows:
-        entry = counts.setdefault(r.task_id, [0, 0])
-        if r.status != "error":
-            entry[0] += 1
-            entry[1] += int(r.passed)
-    return {t: (n, c) for t, (n, c) in counts.items()}
-
-
 def summarize(rows: list[ResultRow], ks: list[int], expected_samples: int, dataset: str,
               seed: int = 0) -> dict[str, Any]:
     """summary.json. `complete` only when every expected sample has a verdict that is not an error."""
@@ -59,10 +49,10 @@ def summarize(rows: list[ResultRow], ks: list[int], expected_samples: int, datas
         usable = [nc for nc in scored.values() if nc[0] >= k]
         if not usable:
             continue
-        est = metrics.estimate_pass_at_k(usable, k, seed=seed)
+        est = stats.estimate_pass_at_k(usable, k, seed=seed)
         pass_at_k[str(k)] = est.value
         ci[str(k)] = {"low": est.low, "high": est.high}
-    complete = len(rows) == expected_samples and status_counts.get("error", 0) == 0
+    complete = len(rows) == expected_samples and status_counts.get(Status.ERROR, 0) == 0
     return {
         "format": SUMMARY_FORMAT,
         "dataset": dataset,

@@ -1,4 +1,4 @@
-"""Tests for coderun.metrics: exact values where they exist, calibrated tolerances where they do not."""
+"""Tests for coderun.stats: exact values where they exist, calibrated tolerances where they do not."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from coderun.metrics import (
+from coderun.stats import (
     Estimate,
     bootstrap_ci,
     estimate_pass_at_k,

@@ -1,4 +1,4 @@
-"""Tests for coderun.rerank.metrics: every metric against a value computed by hand."""
+"""Tests for coderun.rerank.stats: every metric against a value computed by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coderun.rerank.metrics import (
+from coderun.rerank.stats import (
     auroc,
     auroc_within,
     brier,

@@ -1,7 +1,7 @@
 """Scores and their uncertainty: pass@k, confidence intervals, paired comparisons, gap closed.
 
 Pure functions over numbers (numpy and the standard library only): nothing here runs code or models,
-so reports can recompute every figure from stored counts. Conventions (see DESIGN.md, "Scores"):
+so reports can recompute every figure from stored counts. Conventions (see docs/design.md, "Scores"):
 intervals are over problems, never over samples, because problems are the unit we would draw again;
 every random procedure takes an explicit seed so a report is reproducible.
 """

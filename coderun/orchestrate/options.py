@@ -1,0 +1,90 @@
+"""The parts every run's options are made of: which problems (DatasetSelection), how samples execute
+(ExecutionOptions) and where results go (OutputOptions). evaluate, generate and rerank compose them; the CLI
+declares each part's flags once (cli/options.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coderun.errors import InputError
+from coderun.execute import limits
+from coderun.records import ExecutionRecord
+
+SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(size: str, option: str = "--memory") -> int:
+    """'512m', '2g', '1024' -> bytes; anything else is an InputError naming the option and the value."""
+    text = str(size).strip().lower().rstrip("b")
+    try:
+        if text and text[-1] in SIZE_UNITS:
+            value = int(float(text[:-1]) * SIZE_UNITS[text[-1]])
+        else:
+            value = int(text)
+    except ValueError:
+        raise InputError(f"{option} takes a size like 512m or 2g, got {size!r}") from None
+    if value <= 0:
+        raise InputError(f"{option} must be positive, got {size!r}")
+    return value
+
+
+@dataclass
+class DatasetSelection:
+    """Which benchmark, from which file, and which of its problems."""
+
+    name: str = "humaneval"
+    path: str | None = None  # another copy of the dataset file
+    from_hub: bool = False
+    challenge_tests: bool = False  # MBPP: also run challenge_test_list
+    task_ids: list[str] | None = None
+
+    def load(self):
+        """The loaded Benchmark (not restricted to task_ids: callers select, since samples may name any)."""
+        from coderun import datasets
+
+        options = {"challenge_tests": True} if self.challenge_tests else {}
+        return datasets.load(self.name, path=self.path, from_hub=self.from_hub, **options)
+
+
+@dataclass
+class ExecutionOptions:
+    """How samples run. `settings()` is what decides a verdict besides the program: change any of it and
+    recorded verdicts no longer apply."""
+
+    timeout: float | None = None  # CPU seconds per sample; None: calibrated per problem
+    workers: int | None = None  # sandboxes (per node with ray); None: the CPU count
+    provider: str = "docker"
+    memory: str = "1g"
+    ray: str | None = None  # a Ray cluster address ("auto", "HOST:PORT", "ray://..."): one pool per node
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory)
+
+    def settings(self) -> dict[str, Any]:
+        return {"timeout": self.timeout, "memory": self.memory, "provider": self.provider,
+                "floor": limits.FLOOR, "factor": limits.FACTOR}
+
+    def provider_options(self) -> dict[str, Any]:
+        """What every provider takes (and ignores where it does not apply)."""
+        return {"memory": self.memory_bytes}
+
+    @classmethod
+    def of_run(cls, record: ExecutionRecord) -> "ExecutionOptions":
+        """The options a finished run executed with (reranking runs more programs the same way)."""
+        s = record.settings
+        return cls(timeout=s.get("timeout"), workers=record.workers, provider=s.get("provider") or "docker",
+                   memory=s.get("memory") or "1g")
+
+
+@dataclass
+class OutputOptions:
+    """Where the run directory is and which pass@k to report."""
+
+    out: str | None = None
+    k: list[int] | None = None  # None: 1, 10, 100 where every problem's sample count allows
+
+    def out_dir(self, default: str | Path) -> Path:
+        return Path(self.out) if self.out else Path(default)

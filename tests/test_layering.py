@@ -1,0 +1,99 @@
+"""The layering of docs/design.md, checked on the source: every import, at module level or inside a function,
+of every module. A rule broken here is a design change to argue for, not a test to loosen."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "coderun"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports (absolute names; relative imports resolved)."""
+    tree = ast.parse(path.read_text(), str(path))
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from coderun import cli`
+    return found
+
+
+MODULES = {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def offenders(importer_prefixes: tuple[str, ...], forbidden_prefixes: tuple[str, ...]) -> list[str]:
+    def within(name: str, prefixes: tuple[str, ...]) -> bool:
+        return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+    return sorted(f"{mod} imports {imp}" for mod, imps in MODULES.items() if within(mod, importer_prefixes)
+                  for imp in imps if within(imp, forbidden_prefixes))
+
+
+def test_the_source_is_found():
+    assert {"coderun.records", "coderun.orchestrate.stage", "coderun.execute.pool", "coderun.cli"} <= set(MODULES)
+    assert "coderun.records" in MODULES["coderun.orchestrate.stage"]
+
+
+@pytest.mark.parametrize("importers, forbidden, why", [
+    (("coderun.execute",), ("coderun.datasets", "coderun.prompts", "coderun.samples", "coderun.generate",
+                            "coderun.rerank", "coderun.orchestrate", "coderun.summary", "coderun.compare"),
+     "the executor runs programs and knows no benchmark, no generator, no run"),
+    (("coderun.generate",), ("coderun.execute", "coderun.orchestrate", "coderun.rerank", "coderun.summary"),
+     "generation and execution meet in records; the orchestrators join them"),
+    (("coderun.stats", "coderun.summary", "coderun.compare", "coderun.gates", "coderun.rerank.stats"),
+     ("coderun.execute", "coderun.generate", "coderun.orchestrate", "coderun.datasets", "coderun.cluster"),
+     "scoring stays pure: nothing that runs code or models"),
+    (("coderun.records", "coderun.errors"), tuple(sorted({m.split(".")[0] + "." + m.split(".")[1]
+                                                          for m in MODULES if m.count(".") >= 1}
+                                                         - {"coderun.records", "coderun.errors"})),
+     "the run record is the bottom layer: it imports only errors"),
+    (("coderun.report",), ("coderun.execute", "coderun.generate", "coderun.orchestrate", "coderun.rerank.judge",
+                           "coderun.cli"),
+     "reports read run records and scores; they run nothing"),
+    (("coderun.datasets", "coderun.prompts", "coderun.samples"), ("coderun.execute", "coderun.generate",
+                                                                  "coderun.orchestrate", "coderun.rerank"),
+     "datasets and prompts are data; they run nothing"),
+])
+def test_layering(importers, forbidden, why):
+    assert offenders(importers, forbidden) == [], why
+
+
+def test_nothing_imports_the_cli():
+    """Only the CLI's own modules and the `python -m coderun` entry point import coderun.cli."""
+    outside = [m for m in MODULES if not (m == "coderun.cli" or m.startswith("coderun.cli.") or m == "coderun.__main__")]
+    assert sorted(f"{m} imports {i}" for m in outside for i in MODULES[m]
+                  if i == "coderun.cli" or i.startswith("coderun.cli.")) == []
+
+
+def test_the_sandbox_runner_uses_only_the_standard_library():
+    runner = REPO / "sandbox" / "runner.py"
+    tops = {name.split(".")[0] for name in imports(runner)}
+    assert tops and tops <= set(sys.stdlib_module_names) | {"__future__"}, tops - set(sys.stdlib_module_names)
+
+
+def test_cli_help_imports_nothing_heavy():
+    import subprocess
+
+    code = ("import sys, coderun.cli\n"
+            "heavy = {'datasets', 'docker', 'numpy', 'rich', 'vllm', 'torch', 'ray', 'httpx', 'plotly', 'pyarrow'}\n"
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"

@@ -40,7 +40,7 @@ def ensure_run(source: str, out: str | None, problems: int | None) -> Path:
         return path
     from coderun import datasets
     from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
-    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
+    from coderun.orchestrate.options import DatasetSelection, OutputOptions
     from coderun.samples import iter_samples
 
     task_ids = None

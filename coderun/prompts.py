@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -66,8 +67,9 @@ class Extracted:
     solution: str | None = None
 
 
-class PromptFormat:
-    """One way of prompting one dataset family. Subclasses set `family`, `style` and the two methods."""
+class PromptFormat(ABC):
+    """One way of prompting one dataset family. Subclasses set `family`, `style` and `text` (chat formats:
+    `user_message`), and may change `extract`."""
 
     family: ClassVar[str]
     style: ClassVar[str]
@@ -81,8 +83,9 @@ class PromptFormat:
         """The few-shot examples this format shows before each problem (none by default)."""
         return []
 
+    @abstractmethod
     def text(self, problem) -> str:
-        raise NotImplementedError
+        """The completion prompt (chat formats build messages instead)."""
 
     def extract(self, problem, raw: str) -> Extracted:
         return Extracted(truncate_at_stops(raw, self.stop))
@@ -178,8 +181,9 @@ class ChatFormat(PromptFormat):
     style = "chat"
     instruction: ClassVar[str] = "Reply with your solution in a single ```python code block."
 
+    @abstractmethod
     def user_message(self, problem) -> str:
-        raise NotImplementedError
+        """The task as the user's message."""
 
     def build(self, problem) -> Prompt:
         o = self.options

@@ -68,14 +68,6 @@ def iter_samples(path: str | Path, benchmark: Benchmark) -> Iterator[Sample]:
         raise InputError(f"{where}: no samples in the file")
 
 
-def group_by_task(samples: list[Sample]) -> dict[str, list[Sample]]:
-    """Samples per task id; tasks in order of first appearance, samples in input order."""
-    groups: dict[str, list[Sample]] = {}
-    for s in samples:
-        groups.setdefault(s.task_id, []).append(s)
-    return groups
-
-
 def _read_jsonl(f, where: str, benchmark: Benchmark) -> Iterator[Sample]:
     counts: dict[str, int] = {}
     # Lines end at b"\n" only: splitlines() would also break at U+2028, which JSON allows raw in

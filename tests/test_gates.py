@@ -103,6 +103,7 @@ def regression_runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.docker
 @pytest.mark.parametrize("margin,code", [("0.25", 0), ("0.2499", 3), ("0.2501", 0)])
 def test_compare_gate_exit_codes(regression_runs, margin, code):
     result = coderun("compare", "base", "ft", "--fail-if-regression", margin, cwd=regression_runs)
@@ -116,6 +117,7 @@ def test_compare_gate_exit_codes(regression_runs, margin, code):
         assert result.stderr == ""
 
 
+@pytest.mark.docker
 def test_compare_gate_not_significant_does_not_trip(tmp_path):
     tasks = humaneval_ids(4)
     make_run(tmp_path / "base", solved_set(tasks, {tasks[0]}))

@@ -9,8 +9,6 @@ openai backend's tests. Several engines share the machine, so each reserves a sm
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -77,7 +75,6 @@ def test_logprobs_and_stops_from_the_engine(engine):
 @pytest.mark.slow
 def test_greedy_solves_exactly_the_memorised_problems(engine, tiny_model, tmp_path):
     from coderun.orchestrate import generate as generation
-    from coderun.datasets import load
 
     out = tmp_path / "greedy"
     [outcome] = generation.run(options(tiny_model, out, n=1), backend_factory=lend(engine)[1])

@@ -53,6 +53,7 @@ def test_gates_get_a_suite_of_their_own():
     assert "threshold 0.6" in got[1].find("failure").get("message")
 
 
+@pytest.mark.docker
 def test_comparison_fails_the_lost_problems(tmp_path):
     tasks = humaneval_ids(10)
     make_run(tmp_path / "base", solved_set(tasks, set(tasks[:5])))
@@ -65,10 +66,13 @@ def test_comparison_fails_the_lost_problems(tmp_path):
     assert list(got) == tasks[:9]  # common problems only
     failed = [t for t, c in got.items() if c.find("failure") is not None]
     assert failed == tasks[:2]
-    assert "solved by the baseline, not by this run; sample 0: failed: AssertionError" in \
+    reason = runs[str(tmp_path / "ft")].rows[0].reason  # the run's own: HumanEval/0 sample 0
+    assert reason.startswith("NameError: name 'has_close_elements'")
+    assert f"solved by the baseline, not by this run; sample 0: failed: {reason}" in \
         got[tasks[0]].find("failure").get("message")
 
 
+@pytest.mark.docker
 def test_compare_cli_writes_junit(tmp_path):
     tasks = humaneval_ids(6)
     make_run(tmp_path / "base", solved_set(tasks, set(tasks[:3])))

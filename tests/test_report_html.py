@@ -3,6 +3,7 @@ made to fail: what a reader sees equals summary.json, the plots are drawn, the c
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coderun.report.taxonomy import failure_kind
-from tests.runfiles import humaneval_ids, make_run
+from tests.runfiles import ENDLESS, WRONG, benchmark, humaneval_ids, make_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TASKS = humaneval_ids(10)
@@ -25,34 +26,36 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.envi
                                     reason="Debian's chromium is not installed (scripts/setup.sh installs it)")
 
 
+def failures(task: str) -> list[tuple[str, str]]:
+    """Programs that fail `task` in a spread of ways: (status, program)."""
+    entry = benchmark().get(task).entry_point
+    return [("failed", "def broken():\n    return 1 +\n"),  # SyntaxError in solution line 2
+            ("failed", WRONG),  # NameError: the function under test is not defined
+            ("failed", "buffer = bytearray(1 << 40)\n"),  # MemoryError: above the sandbox's memory limit
+            ("failed", f"def {entry}(*args, **kwargs):\n    return None\n"),  # a wrong answer: AssertionError
+            ("failed", f"def {entry}(*args, **kwargs):\n    return None + 1\n")]  # TypeError
+
+
 def outcomes(solved: set[int]) -> dict[str, list]:
-    """Four samples per problem; the unsolved fail in a spread of ways so the taxonomy has every kind."""
-    failures = [("failed", "SyntaxError in solution line 2: invalid syntax"),
-                ("failed", "NameError: name 'y' is not defined"),
-                ("timeout", "CPU limit exceeded (1.0 s)"),
-                ("failed", "killed: out of memory (the sandbox's memory limit)"),
-                ("failed", "AssertionError: assert candidate(1) == 2"),
-                ("failed", "TypeError: bad operand")]
+    """Four samples per problem; the unsolved fail in a spread of ways so the taxonomy has every kind (one
+    timeout: each costs a CPU second). Problem 3's first sample, a failing one, carries hostile text."""
     result = {}
     for i, task in enumerate(TASKS):
-        samples = [failures[(i + j) % len(failures)] for j in range(4)]
+        kinds = failures(task)
+        samples = [kinds[(i + j) % len(kinds)] for j in range(4)]
         if i in solved:
             samples[1] = "passed"
         result[task] = samples
+    result[TASKS[3]][0] = ("failed", f"shown = {HOSTILE!r}\n{WRONG}")
+    result[TASKS[9]][3] = ("timeout", ENDLESS)
     return result
-
-
-def programs(tag: str) -> dict[str, list[str]]:
-    progs = {t: [f"    return {tag}_{i}_{j}  # sample {j}\n" for j in range(4)] for i, t in enumerate(TASKS)}
-    progs[TASKS[3]][0] = f"    return 1\n# {HOSTILE}\n"
-    return progs
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    make_run(root / "base", outcomes({0, 1, 2, 3, 4, 5}), ks=[1, 2, 4], programs=programs("base"))
-    make_run(root / "ft", outcomes({2, 3, 4, 5, 6, 7, 8}), ks=[1, 2, 4], programs=programs("ft"))
+    make_run(root / "base", outcomes({0, 1, 2, 3, 4, 5}), ks=[1, 2, 4])
+    make_run(root / "ft", outcomes({2, 3, 4, 5, 6, 7, 8}), ks=[1, 2, 4])
     page = root / "out" / "report.html"
     result = subprocess.run([sys.executable, "-m", "coderun", "report", "base", "ft", "--html", str(page)],
                             capture_output=True, text=True, cwd=root, timeout=300)
@@ -108,6 +111,7 @@ def dom(report):
 
 
 @needs_chromium
+@pytest.mark.docker
 def test_the_figures_a_reader_sees_equal_summary_json(report, dom):
     root, _ = report
     _, cells = dom
@@ -125,6 +129,7 @@ def test_the_figures_a_reader_sees_equal_summary_json(report, dom):
 
 
 @needs_chromium
+@pytest.mark.docker
 def test_the_plots_are_drawn(dom):
     text, cells = dom
     # plotly.js ran (inline: every network request fails) and drew each figure into SVG.
@@ -137,6 +142,7 @@ def test_the_plots_are_drawn(dom):
 
 
 @needs_chromium
+@pytest.mark.docker
 def test_the_comparison_lists_the_flips(dom):
     _, cells = dom
     gained = [t for _, t in cells.by_class("gained")]
@@ -148,6 +154,7 @@ def test_the_comparison_lists_the_flips(dom):
 
 
 @needs_chromium
+@pytest.mark.docker
 def test_taxonomy_and_samples(report, dom):
     root, _ = report
     text, cells = dom
@@ -157,12 +164,14 @@ def test_taxonomy_and_samples(report, dom):
     for kind in ("syntax error", "assertion", "NameError", "TypeError", "timeout", "memory"):
         expected = sum(1 for r in base_rows if failure_kind(r["status"], r["reason"]) == kind)
         assert expected > 0 and rows[kind] == str(expected)
-    assert "return base_0_1  # sample 1" in text  # a passing sample's program, from the samples file
+    passing = benchmark().canonical(benchmark().get(TASKS[0])).solution  # base's sample 1 of HumanEval/0
+    assert html.escape(passing, quote=False) in text  # a passing sample's program, from the samples file
     assert "document.title" in text and "&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;" in text  # escaped, inert
     assert "<title>coderun report" in text and "pwned" not in re.search(r"<title>(.*?)</title>", text).group(1)
 
 
 @needs_chromium
+@pytest.mark.docker
 def test_self_contained_and_readable(report):
     _, page = report
     html = page.read_text()
@@ -172,8 +181,10 @@ def test_self_contained_and_readable(report):
     assert result.returncode == 0 and shot.stat().st_size > 50_000  # a page with tables and plots, not blank
 
 
+@pytest.mark.docker
 def test_report_without_samples_shows_reasons_and_warns(tmp_path):
-    make_run(tmp_path / "only", outcomes({1}))
+    run = make_run(tmp_path / "only", outcomes({1}))
+    Path(json.loads((run / "config.json").read_text())["samples"]["path"]).unlink()  # moved away since
     page = tmp_path / "r.html"
     result = subprocess.run([sys.executable, "-m", "coderun", "report", "only", "--html", str(page)],
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
@@ -189,6 +200,7 @@ def test_report_bad_input_is_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == "coderun: error: run not found: missing"
 
 
+@pytest.mark.docker
 def test_report_on_a_bare_results_file_computes_the_same_figures(report, tmp_path):
     root, _ = report
     page = tmp_path / "bare.html"

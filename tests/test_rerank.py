@@ -47,7 +47,7 @@ def write_samples(path: Path, logprobs: bool = False) -> Path:
 def evaluated(tmp_path_factory):
     """An evaluated run of the constructed candidates (its verdicts are the truth reranking is scored on)."""
     from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
-    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
+    from coderun.orchestrate.options import ExecutionOptions, OutputOptions
 
     root = tmp_path_factory.mktemp("rerank")
     samples = write_samples(root / "samples.jsonl", logprobs=True)

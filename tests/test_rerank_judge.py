@@ -167,7 +167,7 @@ def test_a_server_without_logprobs_falls_back_to_the_parsed_answer():
 @pytest.mark.docker
 def test_cli_judge_in_its_own_engine_process(tiny_model, tmp_path):
     from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
-    from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
+    from coderun.orchestrate.options import ExecutionOptions, OutputOptions
 
     samples = tmp_path / "s.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "HumanEval/2", "completion": b}) + "\n" for b in BODIES))

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coderun.errors import InputError
-from coderun.samples import Sample, group_by_task, read_samples
+from coderun.samples import Sample, read_samples
+from tests.conftest import DEV_SAMPLES
 
-DEV_SET = "/work/shared/data/codegen16b-humaneval-dev.jsonl"
+DEV_SET = DEV_SAMPLES
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,7 +65,7 @@ def test_sample_index_with_interleaved_tasks(tmp_path, humaneval):
     assert [(s.task_id, s.sample_index) for s in samples] == [
         ("HumanEval/3", 0), ("HumanEval/1", 0), ("HumanEval/3", 1), ("HumanEval/2", 0), ("HumanEval/1", 1),
         ("HumanEval/3", 2)]
-    groups = group_by_task(samples)
+    groups = by_task(samples)
     assert list(groups) == ["HumanEval/3", "HumanEval/1", "HumanEval/2"]  # first appearance
     assert [s.completion for s in groups["HumanEval/3"]] == ["0", "2", "5"]  # input order
 
@@ -106,7 +107,7 @@ def test_generations_json_mbpp(tmp_path, mbpp):
 @pytest.mark.skipif(not os.path.exists(DEV_SET), reason="development samples not present")
 def test_real_dev_set(humaneval):
     samples = read_samples(DEV_SET, humaneval)
-    groups = group_by_task(samples)
+    groups = by_task(samples)
     assert len(samples) == 8200 and list(groups)[0] == "HumanEval/1"
     assert set(groups) == {f"HumanEval/{i}" for i in range(1, 164, 2)}
     assert all([s.sample_index for s in g] == list(range(100)) for g in groups.values())
@@ -204,3 +205,11 @@ def test_fuzz_json_values(tmp_path, humaneval, mbpp, values, document):
     path = write(tmp_path, content)
     read_or_input_error(path, humaneval)
     read_or_input_error(path, mbpp)
+
+
+def by_task(samples: list[Sample]) -> dict[str, list[Sample]]:
+    """Samples per task id: tasks in order of first appearance, samples in input order."""
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(s.task_id, []).append(s)
+    return groups

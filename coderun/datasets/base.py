@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import zlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -79,7 +80,7 @@ class PublicExamples:
     note: str = ""
 
 
-class Benchmark:
+class Benchmark(ABC):
     """A loaded dataset: its problems in dataset order, where they came from, and its program rules."""
 
     name: ClassVar[str]
@@ -112,9 +113,9 @@ class Benchmark:
         Benchmark.__init__(sub, [p for p in self.problems if p.task_id in wanted], self.source, self.sha256)
         return sub
 
+    @abstractmethod
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> Program:
         """The program for one sample: `completion` (dataset-specific meaning) or a whole `solution`."""
-        raise NotImplementedError
 
     def canonical(self, problem: Problem) -> Program:
         return Program(problem.canonical_solution, problem.test)

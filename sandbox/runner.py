@@ -3,8 +3,12 @@
 Reads one JSON job per line on stdin, forks one child per job, writes one JSON verdict per line on stdout.
 Exits when stdin closes (the host's channel), so a container never outlives the coderun that owns it.
 
-Job:     {"id", "solution", "test", "cpu": seconds, "wall": seconds, "mem": bytes}
-Verdict: {"id", "status": passed|failed|timeout, "reason", "cpu", "wall", "output", "dirty"}
+Job:     {"id", "solution", "test", "cpu": seconds, "wall": seconds, "mem": bytes, ["call": {...}]}
+Verdict: {"id", "status": passed|failed|timeout, "reason", "cpu", "wall", "output", "dirty", [call fields]}
+Blob:    {"put": digest, "data": text}, no answer: data that later jobs name by digest (kept per runner)
+
+A job with "call" (calltest.py) also calls one function of the sample on a list of inputs and judges each
+return value here, outside the sample's process, with a judge the host sends (trusted code).
 
 Why a sample cannot forge `passed`: the child compiles both parts before running any sample code, keeps
 `exec` and the verdict pipe in local variables, and only after the test part returned writes a per-job
@@ -27,11 +31,13 @@ import tempfile
 import time
 import traceback
 
+import calltest
+
 # Modules samples commonly import, loaded once here so each forked child finds them warm.
 import bisect, collections, copy, datetime, decimal, fractions, functools, hashlib, heapq  # noqa: E401,F401
 import itertools, math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: blobs and call tests
 OUTPUT_CAP = 2 * 1024  # bytes of sample output kept for the verdict (the rest is drained, not stored)
 REASON_CAP = 300
 SHARED_DIRS = ("/dev/shm", "/dev/mqueue")  # other places a sample could leave something for the next one
@@ -39,17 +45,22 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Runner:
-    def __init__(self, uid: int, isolated: bool):
+    def __init__(self, uid: int, isolated: bool, in_container: bool = True):
         self.uid = uid
-        self.isolated = isolated  # False for the local provider: no uid switch, no sweep by uid
+        self.isolated = isolated  # as root: each sample under `uid`, and swept by uid (else neither)
+        self.in_container = in_container  # /tmp, /dev/shm and /dev/mqueue are this sandbox's alone
         self.jobs = 0
         # In the container /tmp is a size-capped tmpfs of our own; elsewhere take a private directory.
-        self.scratch_root = "/tmp" if isolated else tempfile.mkdtemp(prefix="coderun-local-")
+        self.scratch_root = "/tmp" if in_container else tempfile.mkdtemp(prefix="coderun-local-")
+        if not in_container and isolated:
+            os.chmod(self.scratch_root, 0o711)  # the sample's uid must reach its own scratch dir inside
+        self.blobs = calltest.Blobs()
 
     # ---- one job -------------------------------------------------------------------------------
     def run(self, job: dict) -> dict:
         self.jobs += 1
         nonce = secrets.token_hex(16).encode()
+        call = calltest.Call(job["call"], self.blobs, nonce) if job.get("call") else None
         scratch = self._make_scratch()
         out_r, out_w = os.pipe()
         ver_r, ver_w = os.pipe()
@@ -59,26 +70,32 @@ class Runner:
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(out_r)
             os.close(ver_r)
-            _child(job, nonce, scratch, out_w, ver_w, self.uid if self.isolated else None)
+            _child(job, nonce, scratch, out_w, ver_w, self.uid if self.isolated else None, call)
         os.close(out_w)
         os.close(ver_w)
-        timed_out, output, verdict_bytes = self._supervise(pid, job, out_r, ver_r, started)
+        timed_out, output, verdict_bytes = self._supervise(pid, job, out_r, ver_r, started, call)
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - started
         dirty = self._sweep(pid)
-        verdict_bytes += _drain(ver_r, 1 << 16)
+        verdict_bytes += _drain(ver_r, (1 << 16) if call is None else (256 << 20))
         os.close(out_r)
         os.close(ver_r)
         dirty |= self._clean(scratch)
         cpu = usage.ru_utime + usage.ru_stime
         oom = None if ooms is None else _oom_kills() != ooms
-        result = _judge(nonce, verdict_bytes, status, timed_out, cpu, job, oom)
+        if call is not None:
+            call.feed(verdict_bytes)  # what arrived after the child stopped
+            result = call.verdict(_judge(nonce, call.tail, status, timed_out, cpu, job, oom), timed_out)
+        else:
+            result = _judge(nonce, verdict_bytes, status, timed_out, cpu, job, oom)
         result.update(id=job["id"], cpu=round(cpu, 4), wall=round(wall, 4), dirty=dirty,
                       output=output.decode("utf-8", "replace"))
         return result
 
-    def _supervise(self, pid, job, out_r, ver_r, started):
-        """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit."""
+    def _supervise(self, pid, job, out_r, ver_r, started, call=None):
+        """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit. With a
+        call, each return value is judged as it arrives, and the child is killed at the first that fails
+        (unless every input must run) or when one input overruns its own CPU limit."""
         cpu_limit, wall_deadline = float(job["cpu"]), started + float(job["wall"])
         check_at = started + cpu_limit  # CPU time cannot run ahead of wall time on a one-core cap
         pidfd = os.pidfd_open(pid)
@@ -98,10 +115,15 @@ class Runner:
                         chunk = _read(fd, output, OUTPUT_CAP)
                         if not chunk:
                             poller.unregister(fd)
+                    elif call is not None:
+                        chunk = _read_all(fd)
+                        if not chunk:
+                            poller.unregister(fd)
+                        call.feed(chunk, lambda: _proc_cpu(pid))
                     else:
                         if not _read(fd, verdict, 1 << 16):
                             poller.unregister(fd)
-                if exited:
+                if exited or (call is not None and call.stop):
                     break
                 now = time.monotonic()
                 if now >= check_at:
@@ -109,13 +131,18 @@ class Runner:
                     if used >= cpu_limit:
                         timed_out = "cpu"
                         break
-                    check_at = now + max(cpu_limit - used, 0.01)
+                    budget = cpu_limit - used
+                    if call is not None:
+                        if call.overran(used):
+                            break
+                        budget = min(budget, call.budget(used))
+                    check_at = now + max(budget, 0.01)
                 if now >= wall_deadline:
                     timed_out = "wall"
                     break
         finally:
             os.close(pidfd)
-        if timed_out:
+        if timed_out or (call is not None and call.stop):
             self._kill_group(pid)
         output += _drain(out_r, OUTPUT_CAP - len(output), nonblocking=True)
         return timed_out, bytes(output[:OUTPUT_CAP]), bytes(verdict)
@@ -157,7 +184,7 @@ class Runner:
         """Remove the scratch dir; True (dirty) if the sample left anything elsewhere."""
         shutil.rmtree(scratch, ignore_errors=True)
         dirty = os.path.exists(scratch)
-        if not self.isolated:
+        if not self.in_container:
             return dirty
         try:
             dirty |= bool(os.listdir(self.scratch_root))  # only this job's scratch lived there, now removed
@@ -169,8 +196,8 @@ class Runner:
         return dirty
 
 
-def _child(job, nonce, scratch, out_w, ver_w, uid):  # pragma: no cover - runs in the forked child
-    """Set up the sample's process and run solution then test. Never returns."""
+def _child(job, nonce, scratch, out_w, ver_w, uid, call=None):  # pragma: no cover - runs in the forked child
+    """Set up the sample's process and run solution then test (and the call, if any). Never returns."""
     try:
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -190,7 +217,12 @@ def _child(job, nonce, scratch, out_w, ver_w, uid):  # pragma: no cover - runs i
         os.environ.update(HOME=scratch, TMPDIR=scratch, PATH="/usr/local/bin:/usr/bin:/bin", LANG="C.UTF-8")
         sys.stdin = open(0, closefd=False)  # the runner's stdin object may hold channel bytes
     except BaseException as exc:
-        os.write(ver_w, nonce + b"E" + f"sandbox setup failed: {exc!r}".encode()[:REASON_CAP])
+        for fd in (3, ver_w):  # 3 once the pipe has been moved there (the original is closed then)
+            try:
+                os.write(fd, nonce + b"E" + f"sandbox setup failed: {exc!r}".encode()[:REASON_CAP])
+                break
+            except OSError:
+                continue
         os._exit(70)
     write, run_exec, exit_now = os.write, exec, os._exit
     try:
@@ -203,6 +235,8 @@ def _child(job, nonce, scratch, out_w, ver_w, uid):  # pragma: no cover - runs i
     try:
         run_exec(solution, namespace)
         run_exec(test, namespace)
+        if call is not None:
+            call.run_in_child(namespace, ver_fd)  # returns when every input has been called
     except BaseException as exc:
         try:
             reason = _reason(exc, job)
@@ -299,6 +333,13 @@ def _read(fd, buf: bytearray, cap: int) -> bytes:
     return chunk
 
 
+def _read_all(fd) -> bytes:
+    try:
+        return os.read(fd, 1 << 20)
+    except OSError:
+        return b""
+
+
 def _drain(fd, cap: int, nonblocking: bool = True) -> bytes:
     """Read what is left in a pipe without blocking (writers may be dead or killed)."""
     os.set_blocking(fd, False)
@@ -351,9 +392,10 @@ def main(argv: list[str]) -> int:
     if os.environ.get("PYTHONHASHSEED") != "0":  # one program, one verdict: fixed string hashing
         os.environ["PYTHONHASHSEED"] = "0"
         os.execv(sys.executable, [sys.executable, "-s", "-B", *argv])
-    uid = int(argv[1]) if len(argv) > 1 else 10001
+    uid = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 10001
     isolated = os.getuid() == 0  # as root (in the container) the runner drops each sample to `uid`
-    runner = Runner(uid, isolated)
+    in_container = "--local" not in argv  # the local provider's runner shares the host's /tmp and /dev/shm
+    runner = Runner(uid, isolated, in_container)
     # Everything alive now is the runner's: keep the collector off it, so a forked child neither walks
     # nor copies (copy-on-write) those pages. Halves the per-sample cost.
     gc.freeze()
@@ -367,6 +409,9 @@ def main(argv: list[str]) -> int:
         job: dict = {}
         try:
             job = json.loads(line)
+            if "put" in job:  # a blob for later jobs: no answer
+                runner.blobs.put(job["put"], job["data"])
+                continue
             result = runner.run(job)
         except Exception as exc:  # a harness failure, reported as such, never as a wrong answer
             result = {"id": job.get("id") if isinstance(job, dict) else None, "status": "error",

@@ -25,24 +25,73 @@ from coderun.records import Status
 
 
 @dataclass(frozen=True)
+class Blob:
+    """Data a job names by digest (inputs, expected values, a judge's source): sent to a sandbox once, then
+    reused by every job there that names it."""
+
+    text: str
+
+    @property
+    def digest(self) -> str:
+        return self._digest
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_digest", hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call test (sandbox/calltest.py): call `entry` of the program on each input, judge every return value
+    in the runner (outside the sample's process) with `judge`'s make_judge(spec, expected, inputs), or with
+    `expected` None record the values instead. Per-input CPU `limits`; `run_all` runs every input (else the
+    first failing input stops it); `mode` "not_none" reports only whether each value was None."""
+
+    entry: str
+    inputs: Blob
+    limits: tuple[float, ...]
+    expected: Blob | None = None
+    judge: Blob | None = None
+    spec: tuple[tuple[str, Any], ...] = ()  # the judge's parameters (hashable)
+    mode: str = "value"
+    run_all: bool = False
+    skip: tuple[int, ...] = ()
+
+    def blobs(self) -> list[Blob]:
+        return [b for b in (self.inputs, self.expected, self.judge) if b is not None]
+
+    def message(self) -> dict[str, Any]:
+        return {"entry": self.entry, "inputs": self.inputs.digest, "limits": list(self.limits),
+                "expected": self.expected.digest if self.expected else None,
+                "judge": self.judge.digest if self.judge else None, "spec": dict(self.spec), "mode": self.mode,
+                "all": self.run_all, "skip": list(self.skip)}
+
+
+@dataclass(frozen=True)
 class Job:
-    """One program to run: `solution` then `test`, with its limits. Identical jobs run once."""
+    """One program to run: `solution` then `test`, with its limits (and optionally a call test). Identical
+    jobs run once."""
 
     solution: str
     test: str
     cpu: float  # CPU-time limit, seconds
     wall: float  # wall-clock backstop, seconds
     mem: int = 1 << 30  # address-space limit, bytes
+    call: Call | None = None
 
     def key(self) -> str:
         h = hashlib.sha256(f"{self.cpu!r}|{self.wall!r}|{self.mem!r}|{len(self.solution)}|".encode())
         h.update(self.solution.encode("utf-8", "surrogatepass"))
         h.update(self.test.encode("utf-8", "surrogatepass"))
+        if self.call is not None:
+            h.update(json.dumps(self.call.message(), sort_keys=True).encode())
         return h.hexdigest()
 
     def message(self, job_id: str) -> dict[str, Any]:
-        return {"id": job_id, "solution": self.solution, "test": self.test, "cpu": self.cpu, "wall": self.wall,
-                "mem": self.mem}
+        message = {"id": job_id, "solution": self.solution, "test": self.test, "cpu": self.cpu, "wall": self.wall,
+                   "mem": self.mem}
+        if self.call is not None:
+            message["call"] = self.call.message()
+        return message
 
 
 @dataclass
@@ -56,14 +105,14 @@ class Verdict:
     output: str = ""
     attempts: int = 1
     sandbox: str = ""  # which sandbox gave the verdict (short container id)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # call tests: inputs, inputs_passed, failed_input, outputs
 
     @property
     def passed(self) -> bool:
         return self.status == Status.PASSED
 
 
-PROTOCOL = 1  # the runner's message protocol (sandbox/runner.py says the same in its hello)
+PROTOCOL = 2  # the runner's message protocol (sandbox/runner.py says the same in its hello)
 
 
 class SandboxDied(Exception):

@@ -47,7 +47,10 @@ class LocalSandbox(ChannelSandbox):
 
     def start(self) -> dict[str, Any]:
         env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-s", "-B", self.runner], stdin=subprocess.PIPE,
+        # As root the runner runs samples under this uid and, after each, kills whatever still runs under it:
+        # one uid per sandbox and per coderun process, so no sandbox sweeps another's sample.
+        uid = 100_000 + (os.getpid() % 1000) * 256 + self.index % 256
+        self.proc = subprocess.Popen([sys.executable, "-s", "-B", self.runner, str(uid), "--local"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, start_new_session=True)
         self.name = f"local-{self.proc.pid}"
         return self._await_hello(timeout=30)

@@ -26,6 +26,7 @@ DAEMON_GONE = ("the sandbox provider stopped answering (is the Docker daemon run
                "are saved, run the same command again to resume")
 PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
 IDLE = object()  # what a live feeder of run() yields when it has nothing yet: run() then waits for a verdict
+CALL_FIELDS = ("inputs", "inputs_passed", "failed_input", "outputs")  # what a call test's verdict adds
 CACHE_SIZE = 10_000  # recent verdicts, for running identical programs once; an LRU keeps memory flat
 # (identical samples of one problem arrive close together in a samples file)
 
@@ -218,6 +219,7 @@ class _Worker:
         self.sandbox: Sandbox | None = None
         self.inflight: deque[tuple[str, Job, int]] = deque()
         self.done = 0
+        self.blobs: set[str] = set()  # digests this sandbox holds
 
     def step(self) -> None:
         self._fill()
@@ -249,10 +251,14 @@ class _Worker:
             except queue.Empty:
                 return
             if self.sandbox is None:
-                self.sandbox, self.done = self.pool._start(self.index), 0
+                self.sandbox, self.done, self.blobs = self.pool._start(self.index), 0, set()
             self.inflight.append(item)
             key, job, _ = item
             try:
+                for blob in job.call.blobs() if job.call is not None else ():
+                    if blob.digest not in self.blobs:  # sent once per sandbox, before the first job naming it
+                        self.sandbox.send({"put": blob.digest, "data": blob.text})
+                        self.blobs.add(blob.digest)
                 self.sandbox.send(job.message(key[:16]))
             except SandboxDied:
                 return  # the receive that follows sees the dead channel and handles it
@@ -266,9 +272,11 @@ class _Worker:
 
     def _verdict(self, msg: dict[str, Any], attempt: int) -> Verdict:
         self.pool.stats["executed"] += 1
+        extra = {k: msg[k] for k in CALL_FIELDS if k in msg}
         return Verdict(status=Status(msg.get("status", "error")), reason=msg.get("reason", ""),
                        cpu=float(msg.get("cpu", 0.0)), wall=float(msg.get("wall", 0.0)),
-                       output=msg.get("output", "")[:2048], attempts=attempt + 1, sandbox=self.sandbox.name)
+                       output=msg.get("output", "")[:2048], attempts=attempt + 1, sandbox=self.sandbox.name,
+                       extra=extra)
 
     def _replace(self, requeue_head: bool = True) -> None:
         """Retire the sandbox; jobs still in flight go back to the queue unchanged."""

@@ -1,0 +1,275 @@
+"""Call tests for the runner (standard library only): call one function of the sample on a list of inputs, in
+the sample's process, and judge each return value in the runner's, where the sample cannot reach.
+
+A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record the outputs instead),
+"judge": blob (source defining make_judge(spec, expected, inputs) -> check(index, got) -> None | why not),
+"spec": the judge's parameters, "limits": per-input CPU seconds, "mode": "value" | "not_none",
+"all": run every input (else stop at the first that fails), "skip": inputs not to judge}.
+
+The sample's process sends, per input, one frame on its verdict pipe: the per-job nonce, a kind byte, the
+payload's length (8 hex digits), and "index cpu_seconds body": V (the return value as plain data,
+plaindata.py), X (it raised: the reason), T (its input's CPU limit fired), N (not plain data: the type).
+Nothing in a frame can make a wrong value pass: the expected values never leave the runner, the value is
+compared as decoded data, and frames out of order are a failure. The runner also kills the sample when an
+input overruns its limit by more than SLACK (a sample that blocks SIGPROF), and the job's own CPU limit
+bounds the whole tier.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import reprlib
+import signal
+import time
+
+import plaindata
+
+SLACK = 0.5  # CPU seconds past an input's limit before the runner kills (the child's own timer fires first)
+SHORT = 80  # characters of an input, expected or got value in a reason
+
+
+class Blobs:
+    """Data jobs name by digest, sent once per runner: inputs and expected values decoded once, judges
+    compiled once."""
+
+    def __init__(self):
+        self.raw: dict[str, str] = {}
+        self.values: dict[str, object] = {}
+        self.judges: dict[str, object] = {}
+
+    def put(self, digest: str, data: str) -> None:
+        self.raw[digest] = data
+
+    def value(self, digest: str):
+        if digest not in self.values:
+            self.values[digest] = plaindata.loads(self._raw(digest))
+        return self.values[digest]
+
+    def judge(self, digest: str):
+        if digest not in self.judges:
+            namespace: dict = {"__name__": "coderun_judge"}
+            exec(compile(self._raw(digest), "<judge>", "exec"), namespace)
+            self.judges[digest] = namespace["make_judge"]
+        return self.judges[digest]
+
+    def _raw(self, digest: str) -> str:
+        if digest not in self.raw:
+            raise KeyError(f"blob {digest[:12]} was never sent")
+        return self.raw[digest]
+
+
+class _InputTimeout(BaseException):
+    """Raised in the sample's process by its input's CPU timer (a BaseException: `except Exception` in the
+    sample does not swallow it)."""
+
+
+class Call:
+    def __init__(self, spec: dict, blobs: Blobs, nonce: bytes):
+        self.nonce = nonce
+        self.entry = spec["entry"]
+        self.inputs = blobs.value(spec["inputs"])
+        self.limits = [float(x) for x in spec["limits"]]
+        self.mode = spec.get("mode", "value")
+        self.run_all = bool(spec.get("all"))
+        self.skip = set(spec.get("skip") or ())
+        self.record = spec.get("expected") is None
+        self.expected = None if self.record else blobs.value(spec["expected"])
+        self.check = None if self.record else blobs.judge(spec["judge"])(spec.get("spec") or {}, self.expected,
+                                                                          self.inputs)
+        # runner-side state
+        self.buf = b""
+        self.next = 0  # the input whose frame comes next
+        self.started_cpu = None  # the child's CPU time when it began calling (its S frame)
+        self.passed = 0
+        self.failure = None  # (index, reason) of the first failing input
+        self.outputs: list = []  # record mode: [kind, body, cpu] per input
+        self.stop = False
+        self.tail = b""  # the classic end mark (nonce + P, or F/E and a reason): how the process ended
+
+    # ---- in the sample's process --------------------------------------------------------------------------
+    def run_in_child(self, namespace: dict, fd: int) -> None:  # pragma: no cover - runs in the forked child
+        write, nonce, process_time, setitimer = _write_all, self.nonce, time.process_time, signal.setitimer
+        fn = namespace.get(self.entry)
+        if not callable(fn):
+            raise NameError(f"name {self.entry!r} is not defined")
+
+        def on_timer(signum, frame):
+            raise _InputTimeout()
+
+        signal.signal(signal.SIGPROF, on_timer)
+        write(fd, _frame(nonce, b"S", "0 0 "))
+        for i, args in enumerate(self.inputs):
+            kind, body = b"V", ""
+            start = process_time()
+            try:
+                setitimer(signal.ITIMER_PROF, self.limits[i])
+                try:
+                    out = fn(*args)
+                finally:
+                    setitimer(signal.ITIMER_PROF, 0)
+            except _InputTimeout:
+                kind, body = b"T", f"timed out (input limit {self.limits[i]:g} s)"
+            except BaseException as exc:  # noqa: BLE001 - the sample's exception is its answer for this input
+                kind, body = b"X", _exception(exc)
+            used = process_time() - start
+            if kind == b"V":
+                try:
+                    if self.mode == "not_none":
+                        body = json.dumps(out if type(out) is bool else out is not None)
+                    else:
+                        body = plaindata.dumps(out)
+                except plaindata.NotPlain as exc:
+                    kind, body = b"N", str(exc)
+                except BaseException as exc:  # noqa: BLE001 - e.g. a value too deep or too large to encode
+                    kind, body = b"N", f"its return value could not be encoded ({type(exc).__name__})"
+            write(fd, _frame(nonce, kind, f"{i} {used:.6f} {body}"))
+
+    # ---- in the runner ------------------------------------------------------------------------------------
+    def feed(self, data: bytes, cpu_now=None) -> None:
+        """Frames from the child's verdict pipe, judged as they arrive."""
+        self.buf += data
+        while not self.stop:
+            at = self.buf.find(self.nonce)
+            head = at + len(self.nonce)
+            if at >= 0 and self.buf[head:head + 1] in (b"P", b"F", b"E"):
+                self.tail += self.buf[at:]  # the process's last word; frames end here
+                self.buf = b""
+                return
+            if at < 0 or len(self.buf) < head + 9:
+                return
+            kind, size = self.buf[head:head + 1], self.buf[head + 1:head + 9]
+            try:
+                size = int(size, 16)
+            except ValueError:
+                return self._fail(self.next, "the sample wrote into its result channel")
+            if len(self.buf) < head + 9 + size:
+                return
+            payload = self.buf[head + 9:head + 9 + size].decode("utf-8", "replace")
+            self.buf = self.buf[head + 9 + size:]
+            self._frame(kind, payload, cpu_now)
+
+    def _frame(self, kind: bytes, payload: str, cpu_now) -> None:
+        index_text, _, rest = payload.partition(" ")
+        cpu_text, _, body = rest.partition(" ")
+        if kind == b"S":
+            self.started_cpu = cpu_now() if cpu_now else 0.0
+            return
+        if index_text != str(self.next) or self.next >= len(self.inputs):
+            return self._fail(self.next, "the sample wrote into its result channel")
+        i = self.next
+        self.next += 1
+        self.started_cpu = cpu_now() if cpu_now else self.started_cpu
+        if self.record:
+            self.outputs.append([kind.decode(), body, _float(cpu_text)])
+            return
+        if kind == b"V":
+            try:
+                got = plaindata.loads(body)
+            except Exception:  # noqa: BLE001 - a forged frame
+                return self._fail(i, "its output frame could not be read")
+            why = None if i in self.skip else self.check(i, got)
+            if why is None:
+                self.passed += 1
+                return
+            return self._fail(i, f"{why}: expected {short(self.expected[i])}, got {short(got)}")
+        if i in self.skip:
+            self.passed += 1
+            return
+        self._fail(i, {b"X": "raised ", b"T": "", b"N": ""}.get(kind, "?") + body)
+
+    def _fail(self, index: int, why: str) -> None:
+        if self.failure is None:
+            args = self.inputs[index] if index < len(self.inputs) else ()
+            self.failure = (index, f"input {index} {short_args(args)}: {why}")
+        if not self.run_all:
+            self.stop = True
+
+    def budget(self, used: float) -> float:
+        """CPU seconds the current input may still take before the runner kills it."""
+        if self.started_cpu is None or self.next >= len(self.limits):
+            return float("inf")
+        return self.limits[self.next] + SLACK - (used - self.started_cpu)
+
+    def overran(self, used: float) -> bool:
+        """True (and the input failed) when the current input is over its limit: the child is killed."""
+        if self.budget(used) > 0:
+            return False
+        self._fail(self.next, f"timed out (input limit {self.limits[self.next]:g} s)")
+        self.stop = True
+        return True
+
+    def verdict(self, base: dict, timed_out) -> dict:
+        """The job's verdict from the frames; `base` is the classic verdict of the process (how it ended)."""
+        n = len(self.inputs)
+        done = {"inputs": n, "inputs_passed": self.passed}
+        if self.record:
+            ok = len(self.outputs) == n and base["status"] != "timeout"
+            status = "passed" if ok else base["status"] if base["status"] != "passed" else "failed"
+            reason = "" if ok else base["reason"] or f"stopped after {len(self.outputs)} of {n} inputs"
+            return {"status": status, "reason": reason, "outputs": self.outputs}
+        if timed_out and not (self.failure and self.stop):
+            return {**base, "status": "timeout", "reason": f"{base['reason']} for the whole tier, at input "
+                                                         f"{self.next} of {n}", **done}
+        if self.failure is not None:
+            index, reason = self.failure
+            return {"status": "failed", "reason": reason, "failed_input": index, **done}
+        if self.passed == n:
+            return {"status": "passed", "reason": "", **done}
+        if base["status"] in ("failed", "error"):
+            return {**base, **done}  # it never got to (or through) the calls: a crash, an exit, a bad program
+        return {"status": "failed", "reason": f"stopped after {self.next} of {n} inputs", **done}
+
+
+def _frame(nonce: bytes, kind: bytes, payload: str) -> bytes:
+    data = payload.encode("utf-8", "surrogatepass")
+    return nonce + kind + b"%08x" % len(data) + data
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _exception(exc: BaseException) -> str:
+    try:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    except BaseException:  # noqa: BLE001 - a message that cannot be formatted
+        text = type(exc).__name__
+    return text[:200]
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+class _Short(reprlib.Repr):
+    def __init__(self):
+        super().__init__()
+        self.maxstring = self.maxother = SHORT
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdict = 6
+        self.maxlevel = 3
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 200:  # repr refuses past 4,300 digits, and is slow long before
+            return f"<int of {int(x.bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _Short()
+
+
+def short(value) -> str:
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__name__}>"
+
+
+def short_args(args) -> str:
+    text = short(tuple(args) if isinstance(args, list) else args)
+    return text if len(text) <= 2 * SHORT else text[: 2 * SHORT - 3] + "..."

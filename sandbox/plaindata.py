@@ -1,0 +1,111 @@
+"""Plain data across a process boundary: the encoding of inputs and return values (standard library only).
+
+Used inside the sandbox (the runner and the sample's process) and on the host (coderun), so a value a sample
+returns reaches the comparison as data, never as an object of the sample's: a subclass of a plain type
+travels as its base value (read through the base type's own methods, so an overridden __eq__, __repr__,
+__int__ or __iter__ plays no part), and any other type is refused by name.
+
+Plain: None, bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset, nested.
+The text is JSON: lists are arrays; every other non-JSON type is an object {"t": tag, "v": ...}; ints beyond
+2**53 travel as hex, which is linear in their size (decimal `str` is quadratic, and `repr` refuses past 4,300
+digits); floats keep NaN and infinities. Decoding gives back equal values of the same types, so Python's
+own `1 == 1.0 == True` holds on the other side.
+"""
+
+from __future__ import annotations
+
+import json
+
+SAFE_INT = 1 << 53
+MAX_DEPTH = 200
+
+
+class NotPlain(TypeError):
+    """A value that is not plain data; the message names its type."""
+
+
+def to_plain(value, depth: int = 0):
+    """The value as JSON-able structure (see the module's doc); raises NotPlain."""
+    if depth > MAX_DEPTH:
+        raise NotPlain("a value nested more than 200 deep")
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if t is int:
+        return value if -SAFE_INT < value < SAFE_INT else _big(value)
+    if t is float:
+        return value
+    if t is list:
+        return [to_plain(v, depth + 1) for v in value]
+    return _tagged(value, t, depth)
+
+
+def _big(value: int) -> dict:
+    return {"t": "i", "v": format(value, "x")}  # "-ff" for negatives: int(text, 16) reads it back
+
+
+def _tagged(value, t, depth: int):
+    # Exact types other than those above, then subclasses of plain types by their base value.
+    if issubclass(t, bool):  # unreachable (bool cannot be subclassed), kept for clarity
+        return bool(value)
+    if issubclass(t, int):
+        base = int.__int__(value)
+        return base if -SAFE_INT < base < SAFE_INT else _big(base)
+    if issubclass(t, float):
+        return float.__float__(value)
+    if issubclass(t, complex):
+        c = complex.__complex__(value)
+        return {"t": "c", "v": [c.real, c.imag]}
+    if issubclass(t, str):
+        return str.__str__(value)
+    if issubclass(t, bytes):
+        return {"t": "b", "v": bytes.__getitem__(value, slice(None)).hex()}
+    if issubclass(t, list):
+        return [to_plain(v, depth + 1) for v in list.__iter__(value)]
+    if issubclass(t, tuple):
+        return {"t": "t", "v": [to_plain(v, depth + 1) for v in tuple.__iter__(value)]}
+    if issubclass(t, dict):
+        return {"t": "d", "v": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in dict.items(value)]}
+    if issubclass(t, frozenset):
+        return {"t": "f", "v": [to_plain(v, depth + 1) for v in frozenset.__iter__(value)]}
+    if issubclass(t, set):
+        return {"t": "s", "v": [to_plain(v, depth + 1) for v in set.__iter__(value)]}
+    raise NotPlain(f"returned a {_type_name(t)}, not plain data")
+
+
+def _type_name(t) -> str:
+    module = getattr(t, "__module__", "")
+    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", "?")
+    return name if module in ("builtins", "__main__", "", None) else f"{module}.{name}"
+
+
+def from_plain(data):
+    """The value a `to_plain` structure stands for."""
+    if type(data) is list:
+        return [from_plain(v) for v in data]
+    if type(data) is not dict:
+        return data
+    tag, v = data.get("t"), data.get("v")
+    if tag == "i":
+        return int(v, 16)
+    if tag == "t":
+        return tuple(from_plain(x) for x in v)
+    if tag == "c":
+        return complex(v[0], v[1])
+    if tag == "b":
+        return bytes.fromhex(v)
+    if tag == "d":
+        return {from_plain(k): from_plain(x) for k, x in v}
+    if tag == "s":
+        return {from_plain(x) for x in v}
+    if tag == "f":
+        return frozenset(from_plain(x) for x in v)
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def dumps(value) -> str:
+    return json.dumps(to_plain(value), allow_nan=True, separators=(",", ":"))
+
+
+def loads(text):
+    return from_plain(json.loads(text))

@@ -116,6 +116,7 @@ def get_format(family: str, options: PromptOptions, shots: list | None = None) -
     """The format of prompt `family` (a dataset declares its family when it registers) for `options`.
     `shots`: few-shot examples to use instead of the format's own."""
     options.check()
+    from coderun import evalplus_prompts  # noqa: F401 - registers HumanEval+ and MBPP+'s formats
     style = "chat" if options.chat else (options.style or DEFAULT_STYLE.get(family))
     if options.chat and options.style not in (None, "chat"):
         raise InputError(f"--prompt {options.style} is a completion format; --chat has its own")
@@ -172,7 +173,7 @@ class MBPPZeroShot(PromptFormat):
         return f'"""\n{problem.prompt}\n{problem.extra["test_list"][0]}\n"""\n'
 
 
-DEFAULT_STYLE = {"humaneval": "raw", "mbpp": "3shot"}
+DEFAULT_STYLE = {"humaneval": "raw", "mbpp": "3shot", "humaneval-plus": "raw", "mbpp-plus": "raw"}
 
 
 # ---- chat formats -----------------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ class RowRef(NamedTuple):
     passed: bool
     offset: int
     length: int
+    base_passed: bool | None = None  # datasets with a base tier (HumanEval+, MBPP+): the base tier's verdict
 
 
 def _digest_bytes(hexdigest: str) -> bytes:
@@ -151,7 +152,7 @@ class RunDir:
             # Interned ids and statuses, and a binary digest: a long run keeps ~200 bytes per row here.
             key = (sys.intern(str(d["task_id"])), int(d["sample_index"]))
             index[key] = RowRef(key[0], key[1], _digest_bytes(d.get("program", "")), sys.intern(str(d["status"])),
-                                bool(d["passed"]), offset, length)
+                                bool(d["passed"]), offset, length, d.get("base_passed"))
         return index
 
     def _scan_results(self) -> Iterator[tuple[dict[str, Any], tuple[int, int]]]:
@@ -430,15 +431,16 @@ class RunRecord:
         return {t: nc for t, nc in task_counts(self.rows).items() if nc[0] > 0}
 
 
-def task_counts(rows: Iterable[ResultRow]) -> dict[str, tuple[int, int]]:
+def task_counts(rows: Iterable[ResultRow], passed=None) -> dict[str, tuple[int, int]]:
     """(n, c) per task over rows with a verdict, in first-seen order; `error` rows are left out (they are
-    not answers), so a task whose every row is an error has n = 0."""
+    not answers), so a task whose every row is an error has n = 0. `passed(row)` counts c another way (a
+    tier's own verdict)."""
     counts: dict[str, list[int]] = {}
     for r in rows:
         entry = counts.setdefault(r.task_id, [0, 0])
         if r.status != Status.ERROR:
             entry[0] += 1
-            entry[1] += int(r.passed)
+            entry[1] += int(r.passed if passed is None else passed(r))
     return {t: (n, c) for t, (n, c) in counts.items()}
 
 

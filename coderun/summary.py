@@ -39,21 +39,15 @@ def parse_ks(text: str | None) -> list[int] | None:
 
 
 def summarize(rows: list[ResultRow], ks: list[int], expected_samples: int, dataset: str,
-              seed: int = 0) -> dict[str, Any]:
-    """summary.json. `complete` only when every expected sample has a verdict that is not an error."""
+              seed: int = 0, tiers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """summary.json. `complete` only when every expected sample has a verdict that is not an error. For each
+    of `tiers` (a dataset's scored tiers, e.g. HumanEval+'s "base"), also "<tier>_pass@k" from the rows'
+    "<tier>_passed", with its CIs, over the same rows."""
     status_counts = Counter(r.status for r in rows)
     counts = task_counts(rows)
-    scored = {t: nc for t, nc in counts.items() if nc[0] > 0}
-    pass_at_k, ci = {}, {}
-    for k in ks:
-        usable = [nc for nc in scored.values() if nc[0] >= k]
-        if not usable:
-            continue
-        est = stats.estimate_pass_at_k(usable, k, seed=seed)
-        pass_at_k[str(k)] = est.value
-        ci[str(k)] = {"low": est.low, "high": est.high}
+    pass_at_k, ci = _pass_at_k(counts, ks, seed)
     complete = len(rows) == expected_samples and status_counts.get(Status.ERROR, 0) == 0
-    return {
+    summary = {
         "format": SUMMARY_FORMAT,
         "dataset": dataset,
         "pass@k": pass_at_k,
@@ -65,3 +59,25 @@ def summarize(rows: list[ResultRow], ks: list[int], expected_samples: int, datas
         "complete": complete,
         "missing": max(expected_samples - len(rows), 0),
     }
+    for tier in tiers:
+        tier_counts = task_counts(rows, passed=lambda r, name=f"{tier}_passed": bool(_field(r, name)))
+        summary[f"{tier}_pass@k"], summary[f"{tier}_pass@k_ci"] = _pass_at_k(tier_counts, ks, seed)
+    return summary
+
+
+def _pass_at_k(counts: dict[str, tuple[int, int]], ks: list[int], seed: int) -> tuple[dict, dict]:
+    scored = {t: nc for t, nc in counts.items() if nc[0] > 0}
+    pass_at_k, ci = {}, {}
+    for k in ks:
+        usable = [nc for nc in scored.values() if nc[0] >= k]
+        if not usable:
+            continue
+        est = stats.estimate_pass_at_k(usable, k, seed=seed)
+        pass_at_k[str(k)] = est.value
+        ci[str(k)] = {"low": est.low, "high": est.high}
+    return pass_at_k, ci
+
+
+def _field(row, name: str):
+    """A row's field whether it is a ResultRow (extra fields) or a RowRef (the fields scoring needs)."""
+    return getattr(row, name) if hasattr(row, name) else getattr(row, "extra", {}).get(name)

@@ -3,6 +3,7 @@ the sample's process, and judge each return value in the runner's, where the sam
 
 A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record the outputs instead),
 "judge": blob (source defining make_judge(spec, expected, inputs) -> check(index, got) -> None | why not),
+"digest_over": in record mode, outputs whose text is longer are recorded as a digest (plaindata.Digest),
 "spec": the judge's parameters, "limits": per-input CPU seconds, "mode": "value" | "not_none",
 "all": run every input (else stop at the first that fails), "skip": inputs not to judge}.
 
@@ -72,6 +73,7 @@ class Call:
         self.limits = [float(x) for x in spec["limits"]]
         self.mode = spec.get("mode", "value")
         self.run_all = bool(spec.get("all"))
+        self.digest_over = int(spec.get("digest_over") or 0)  # record mode: outputs longer than this kept by digest
         self.skip = set(spec.get("skip") or ())
         self.record = spec.get("expected") is None
         self.expected = None if self.record else blobs.value(spec["expected"])
@@ -161,6 +163,9 @@ class Call:
         self.next += 1
         self.started_cpu = cpu_now() if cpu_now else self.started_cpu
         if self.record:
+            if kind == b"V" and self.digest_over and len(body) > self.digest_over:
+                d = plaindata.digest(plaindata.loads(body))
+                body = plaindata.dumps(d) if d is not None else body
             self.outputs.append([kind.decode(), body, _float(cpu_text)])
             return
         if kind == b"V":

@@ -37,6 +37,8 @@ def to_plain(value, depth: int = 0):
         return value
     if t is list:
         return [to_plain(v, depth + 1) for v in value]
+    if t is Digest:
+        return {"t": "h", "v": [value.hexdigest, value.kind, value.size]}
     return _tagged(value, t, depth)
 
 
@@ -100,6 +102,8 @@ def from_plain(data):
         return {from_plain(x) for x in v}
     if tag == "f":
         return frozenset(from_plain(x) for x in v)
+    if tag == "h":
+        return Digest(*v)
     raise ValueError(f"unknown tag {tag!r}")
 
 
@@ -109,3 +113,75 @@ def dumps(value) -> str:
 
 def loads(text):
     return from_plain(json.loads(text))
+
+
+# ---- digests: large expected values kept as a fingerprint of their normal form under == ---------------------
+
+
+class Digest:
+    """Stands for a large value by the sha256 of its normal form (`normal`): what a cache keeps instead of
+    megabytes of output. Two values with the same normal form are equal under ==, for data without inexact
+    floats (a value with one has no digest)."""
+
+    def __init__(self, hexdigest: str, kind: str = "", size: int = 0):
+        self.hexdigest, self.kind, self.size = hexdigest, kind, size
+
+    def __eq__(self, other):
+        return isinstance(other, Digest) and other.hexdigest == self.hexdigest
+
+    def __hash__(self):
+        return hash(self.hexdigest)
+
+    def __repr__(self):
+        return f"<a {self.kind} of size {self.size:,}, sha256 {self.hexdigest[:12]}>"
+
+
+def digest(value) -> Digest | None:
+    """The value's Digest, or None when its equality is not exact (it holds a float that is not an integer,
+    or a complex with an imaginary part): such values are compared with a tolerance, not by digest."""
+    import hashlib
+
+    try:
+        text = json.dumps(normal(value), separators=(",", ":"))
+    except _Inexact:
+        return None
+    size = len(value) if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)) else len(text)
+    return Digest(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), type(value).__name__, size)
+
+
+class _Inexact(Exception):
+    pass
+
+
+def normal(value, depth: int = 0):
+    """A JSON structure that two values share exactly when they are equal under == (1 == 1.0 == True,
+    {1} == frozenset({1}), dicts in any order), for values without inexact numbers."""
+    if depth > MAX_DEPTH:
+        raise _Inexact()
+    if value is None or isinstance(value, str):
+        return value if type(value) is str or value is None else str.__str__(value)
+    if isinstance(value, (bool, int)):
+        n = int.__int__(value)
+        return n if -SAFE_INT < n < SAFE_INT else {"i": format(n, "x")}
+    if isinstance(value, float):
+        if value.is_integer():
+            return normal(int(value), depth)
+        raise _Inexact()
+    if isinstance(value, complex):
+        if value.imag == 0:
+            return normal(value.real, depth)
+        raise _Inexact()
+    if isinstance(value, bytes):
+        return {"b": bytes.__getitem__(value, slice(None)).hex()}
+    if isinstance(value, list):
+        return {"l": [normal(v, depth + 1) for v in list.__iter__(value)]}
+    if isinstance(value, tuple):
+        return {"t": [normal(v, depth + 1) for v in tuple.__iter__(value)]}
+    if isinstance(value, (set, frozenset)):
+        items = [json.dumps(normal(v, depth + 1), separators=(",", ":")) for v in value]
+        return {"s": sorted(items)}
+    if isinstance(value, dict):
+        items = [[json.dumps(normal(k, depth + 1), separators=(",", ":")), normal(v, depth + 1)]
+                 for k, v in dict.items(value)]
+        return {"d": sorted(items, key=lambda kv: kv[0])}
+    raise _Inexact()  # not plain data: never equal by digest

@@ -7,7 +7,7 @@ import click
 from coderun.cli import main
 from coderun.cli.options import (dataset_choice, dataset_options, dataset_source_options, execution_options,
                                  take_dataset, take_execution, take_output)
-from coderun.cli.outputs import finish_run, output_options, parse_gates
+from coderun.cli.outputs import check_evalplus_results, finish_run, output_options, parse_gates
 from coderun.cli.rerank import rerank_option, rerank_settings, run_rerank
 from coderun.errors import CoderunError
 
@@ -20,7 +20,7 @@ from coderun.errors import CoderunError
 @execution_options
 @output_options
 @rerank_option
-def evaluate_command(samples, dataset, fail_under, junit, as_json, **kw):
+def evaluate_command(samples, dataset, fail_under, junit, as_json, evalplus_results, **kw):
     """Score SAMPLES (JSONL with task_id and completion or solution, or a generations.json)."""
     from coderun.gates import raise_if_tripped
     from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
@@ -30,10 +30,11 @@ def evaluate_command(samples, dataset, fail_under, junit, as_json, **kw):
     rerank = rerank_settings(kw)
     opts = EvaluateOptions(samples=samples, dataset=take_dataset(kw, dataset), execution=take_execution(kw),
                            output=take_output(kw, [g.k for g in gates]))
+    check_evalplus_results(evalplus_results, opts.dataset)
     outcome = evaluate(opts, RichProgress())
     if rerank is not None and outcome.summary.get("complete"):
         outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True, dataset_path=opts.dataset.path)
-    results = finish_run(outcome, gates, junit, as_json)  # table or JSON, JUnit, gates
+    results = finish_run(outcome, gates, junit, as_json, evalplus_results)  # table or JSON, JUnit, gates
     if not outcome.summary.get("complete"):
         raise CoderunError(f"the run is incomplete ({outcome.summary['counts']['error']} harness errors, "
                            f"{outcome.summary['missing']} missing); run the same command again to retry them")

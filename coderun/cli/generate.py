@@ -11,7 +11,7 @@ import click
 
 from coderun.cli import main
 from coderun.cli.options import dataset_options, execution_options, take_dataset, take_execution, take_output
-from coderun.cli.outputs import finish_run, output_options, parse_gates
+from coderun.cli.outputs import check_evalplus_results, finish_run, output_options, parse_gates
 from coderun.cli.rerank import rerank_option, rerank_settings, run_rerank
 from coderun.datasets.base import registry
 from coderun.errors import CoderunError, InputError
@@ -66,7 +66,7 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
     models = kw.get("models") or ()
     rerank = rerank_settings(kw, default_model=models[0] if len(models) == 1 else None,
                              default_backend=kw.get("backend"), default_base_url=kw.get("base_url"))
-    junit, as_json = kw.pop("junit"), kw.pop("as_json")
+    junit, as_json, evalplus_results = kw.pop("junit"), kw.pop("as_json"), kw.pop("evalplus_results")
     prompt = prompts.PromptOptions(style=prompt_style, chat=kw.pop("chat"), system_prompt=kw.pop("system_prompt"),
                                    chat_template_kwargs=_json_object(kw.pop("chat_template_kwargs")),
                                    response_prefix=kw.pop("response_prefix"))
@@ -74,6 +74,7 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
         dataset=take_dataset(kw, dataset), execution=take_execution(kw), output=take_output(kw, [g.k for g in gates]),
         models=list(kw.pop("models")), loras=list(kw.pop("lora")), base=not kw.pop("no_base"), prompt=prompt,
         execute=not kw.pop("no_execute"), **kw)
+    check_evalplus_results(evalplus_results, opts.dataset)
     outcomes = generate.run(opts, RichGenerationProgress())  # the generator's engine is closed by now
     tripped = []
     with _judge(rerank, outcomes) as judge:
@@ -84,7 +85,9 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
             if rerank is not None and outcome.summary.get("complete"):
                 outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
                                                        dataset_path=opts.dataset.path, judge=judge)
-            tripped.append(finish_run(outcome, gates, junit if len(outcomes) == 1 else None, as_json))
+            single = len(outcomes) == 1  # one file each: with several runs, use their run directories
+            tripped.append(finish_run(outcome, gates, junit if single else None, as_json,
+                                      evalplus_results if single else None))
     incomplete = [o.run_dir for o in outcomes if opts.execute and not o.summary.get("complete")]
     if incomplete:
         raise CoderunError(f"incomplete run ({', '.join(incomplete)}): harness errors or missing verdicts; "
@@ -130,21 +133,52 @@ def _json_object(text: str | None) -> dict | None:
     return value
 
 
+def plus_options(variants: list[str]):
+    def decorate(f):
+        f = click.option("--plus-variant", "plus_variant_name", type=click.Choice(variants),
+                         help="With --plus: EvalPlus's reduced or no-extreme-inputs release.")(f)
+        return click.option("--plus", is_flag=True, help="EvalPlus's rigorous tests (HumanEval+ / MBPP+): a "
+                            "sample passes only if it passes the base and the plus inputs.")(f)
+
+    return decorate
+
+
+def variant_flags(variant: str | None) -> str:
+    """The flags of a generating command that select a dataset variant (`coderun datasets` shows them)."""
+    if not variant:
+        return ""
+    if variant.startswith("plus-"):
+        return f"--plus --plus-variant {variant.removeprefix('plus-')}"
+    return f"--{variant}"
+
+
+def plus_variant(plus: bool, variant: str | None) -> str | None:
+    if variant and not plus:
+        raise InputError("--plus-variant needs --plus")
+    return ("plus-" + variant if variant else "plus") if plus else None
+
+
 @main.command("humaneval")
+@plus_options(["mini", "noextreme"])
 @generation_options
-def humaneval_command(**kw):
+def humaneval_command(plus, plus_variant_name, **kw):
     """Generate --n completions per HumanEval problem, execute them in the sandbox, report pass@k."""
-    _run(dataset_for("humaneval", None), None, kw)
+    _run(dataset_for("humaneval", plus_variant(plus, plus_variant_name)), None, kw)
 
 
 @main.command("mbpp")
 @click.option("--sanitized", is_flag=True, help="Sanitized MBPP (257 test problems) instead of the full set (500).")
 @click.option("--prompt", "prompt_style", type=click.Choice(["3shot", "0shot"]), default="3shot", show_default=True,
               help="Completion prompt: the original 3-shot [BEGIN]/[DONE] format, or zero-shot.")
+@plus_options(["noextreme"])
 @generation_options
-def mbpp_command(sanitized, prompt_style, **kw):
+def mbpp_command(sanitized, prompt_style, plus, plus_variant_name, **kw):
     """Generate --n completions per MBPP problem (test split), execute them, report pass@k."""
-    _run(dataset_for("mbpp", "sanitized" if sanitized else None), None if kw.get("chat") else prompt_style, kw)
+    if sanitized and plus:
+        raise InputError("--sanitized and --plus are two datasets; choose one")
+    variant = plus_variant(plus, plus_variant_name) or ("sanitized" if sanitized else None)
+    style = None if kw.get("chat") or plus else prompt_style  # MBPP+ has its own prompt: the dataset's
+    _run(dataset_for("mbpp", variant), style, kw)
 
 
 class RichGenerationProgress:

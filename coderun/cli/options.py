@@ -54,6 +54,9 @@ def execution_options(f):
                           "ray://...; alone: the cluster this machine belongs to). Sizes --workers per node."),
         click.option("--provider", type=click.Choice(provider_names()), default="docker", show_default=True,
                      help="Where samples run. `local` does NOT isolate: trusted code only."),
+        click.option("--plus-details", "all_inputs", is_flag=True,
+                     help="HumanEval+/MBPP+: run every input (not only up to the first failing one) and record "
+                          "how many of each tier passed."),
     ])
 
 
@@ -76,7 +79,7 @@ def take_execution(kw: dict):
     from coderun.orchestrate.options import ExecutionOptions
 
     execution = ExecutionOptions(timeout=kw.pop("timeout"), workers=kw.pop("workers"), provider=kw.pop("provider"),
-                                 memory=kw.pop("memory"), ray=kw.pop("ray"))
+                                 memory=kw.pop("memory"), ray=kw.pop("ray"), all_inputs=kw.pop("all_inputs"))
     execution.memory_bytes  # noqa: B018 - parses, or raises InputError naming --memory
     return execution
 

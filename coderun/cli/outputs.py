@@ -12,6 +12,8 @@ import click
 
 
 def output_options(f):
+    f = click.option("--evalplus-results", "evalplus_results", type=click.Path(dir_okay=False),
+                     help="HumanEval+/MBPP+: also write EvalPlus's eval_results.json shape to this file.")(f)
     f = click.option("--json", "as_json", is_flag=True,
                      help="Print the summary (and gates) as JSON on stdout instead of the table.")(f)
     f = click.option("--junit", "junit", type=click.Path(dir_okay=False),
@@ -27,15 +29,30 @@ def parse_gates(fail_under: tuple[str, ...]) -> list:
     return [parse_fail_under(text) for text in fail_under]
 
 
-def finish_run(outcome, gates: list, junit: str | None, as_json: bool) -> list:
-    """Render the outcome, write JUnit, evaluate the gates; returns the gate results (raises nothing tripped)."""
+def check_evalplus_results(path: str | None, dataset) -> None:
+    """--evalplus-results on a dataset without base and plus tiers is exit 2, before anything runs."""
+    if path and not dataset.load().score_tiers:
+        from coderun.errors import InputError
+
+        raise InputError(f"--evalplus-results needs a HumanEval+ or MBPP+ dataset, not {dataset.name}")
+
+
+def finish_run(outcome, gates: list, junit: str | None, as_json: bool, evalplus_results: str | None = None) -> list:
+    """Render the outcome, write JUnit (and EvalPlus's results file), evaluate the gates; returns the gate
+    results (raises nothing tripped)."""
     from coderun import gates as gate_lib
     from coderun.records import load_run
     from coderun.report import junit as junit_xml
     from coderun.report.console import print_gates, print_json
     from coderun.report.console import print_outcome
 
-    run = load_run(outcome.run_dir) if (gates or junit) else None
+    run = load_run(outcome.run_dir) if (gates or junit or evalplus_results) else None
+    if evalplus_results:
+        from coderun.datasets import load_checked
+        from coderun.report import evalplus_results as evalplus_file
+
+        d = run.config.dataset
+        evalplus_file.write(evalplus_results, run, load_checked(d.name, d.sha256, d.source, d.challenge_tests))
     complete = bool(outcome.summary.get("complete"))  # an incomplete run exits 1 and is not gated
     results = [gate_lib.check_fail_under(list(run.counts().values()), g) for g in gates] if complete else []
     if junit:

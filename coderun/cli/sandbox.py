@@ -42,9 +42,10 @@ def sandbox_check(provider):
 @main.command("datasets")
 def list_datasets():
     """List the registered datasets: problems, the command that generates for it, and where it is read from."""
+    from coderun.cli.generate import variant_flags
     from coderun.datasets.base import registry
 
     for name, entry in registry().items():
         bench = entry.loader()
-        command = f"coderun {entry.command}" + (f" --{entry.variant}" if entry.variant else "") if entry.command else "-"
-        click.echo(f"{name:16} {len(bench):4} problems  {command:24}  {bench.source}")
+        command = f"coderun {entry.command} {variant_flags(entry.variant)}".strip() if entry.command else "-"
+        click.echo(f"{name:24} {len(bench):4} problems  {command:44}  {bench.source}")

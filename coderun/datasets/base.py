@@ -25,11 +25,27 @@ from coderun.errors import CoderunError, InputError
 
 
 @dataclass(frozen=True)
+class CallTier:
+    """A test tier that calls the program's `entry_point` on each of `inputs` in a fresh process, its return
+    values judged outside that process against the reference solution's (EvalPlus's base and plus tiers).
+    `inputs`: the argument lists as plain-data text (sandbox/plaindata.py); `mode` "not_none": only whether
+    each value was None is compared."""
+
+    name: str
+    entry_point: str
+    inputs: str
+    count: int
+    mode: str = "value"
+
+
+@dataclass(frozen=True)
 class Program:
-    """What one sandbox execution runs: `solution` then `test`, compiled separately, one namespace."""
+    """What one sample runs: `solution` then `test`, compiled separately, one namespace; or, with `tiers`,
+    the solution once per tier with its calls judged from outside."""
 
     solution: str
     test: str
+    tiers: tuple[CallTier, ...] = ()
 
     def digest(self) -> str:
         return self._digest
@@ -37,7 +53,8 @@ class Program:
     @cached_property
     def _digest(self) -> str:  # computed once: resuming and de-duplication ask for it often
         h = hashlib.sha256()
-        for part in (self.solution, self.test):
+        parts = [self.solution, self.test] + [f"{t.name}|{t.entry_point}|{t.mode}|{t.inputs}" for t in self.tiers]
+        for part in parts[:2] if not self.tiers else parts:
             data = part.encode("utf-8", "surrogatepass")
             h.update(len(data).to_bytes(8, "little"))
             h.update(data)
@@ -118,7 +135,31 @@ class Benchmark(ABC):
         """The program for one sample: `completion` (dataset-specific meaning) or a whole `solution`."""
 
     def canonical(self, problem: Problem) -> Program:
-        return Program(problem.canonical_solution, problem.test)
+        return self.program(problem, solution=problem.canonical_solution)
+
+    # ---- call tiers (datasets whose programs have `tiers`: their judging rules live in their module) -----------
+    score_tiers: ClassVar[tuple[str, ...]] = ()  # tiers with a pass@k of their own in summary.json ("base")
+
+    def judge(self, problem: Problem) -> tuple[str, dict[str, Any]]:
+        """(judge source, its parameters) for the problem's tiers: trusted code the sandbox runner runs."""
+        raise InputError(f"{self.name} has no call tiers")
+
+    def input_limits(self, reference_cpu: list[float]) -> list[float]:
+        """Per-input CPU limits from the reference solution's CPU time per input."""
+        raise InputError(f"{self.name} has no call tiers")
+
+    def digest_threshold(self, problem: Problem) -> int:
+        """Reference outputs longer than this (as text) may be kept as a digest (0: never): only where the
+        judge compares them by exact equality."""
+        return 0
+
+    def tier_cpu(self, limits: list[float]) -> float:
+        """A tier's CPU limit from its per-input limits."""
+        raise InputError(f"{self.name} has no call tiers")
+
+    def combine(self, problem: Problem, tiers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """One verdict from the tiers' ({name: {"status", "reason", ...}}): status, reason and row fields."""
+        raise InputError(f"{self.name} has no call tiers")
 
     def public_examples(self, problem: Problem) -> PublicExamples:
         """Default: the examples written in the prompt's text, which the hidden tests need not contain."""
@@ -228,16 +269,18 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_dataset_file(path: str | None, default_file: str, validate: Validator) -> tuple[list[dict], str, str]:
-    """Rows of a dataset file (`path`, or the shipped `default_file`), its sha256 and a source label."""
+def read_dataset_file(path: str | None, default_file: str, validate: Validator,
+                      via_datasets: bool = True) -> tuple[list[dict], str, str]:
+    """Rows of a dataset file (`path`, or the shipped `default_file`), its sha256 and a source label.
+    `via_datasets` False: the standard library only, for files Arrow cannot type (heterogeneous lists)."""
     if path is None:
         with resources.as_file(resources.files("coderun.data") / default_file) as shipped:
-            rows, sha = _read_rows(Path(shipped), str(shipped), validate)
+            rows, sha = _read_rows(Path(shipped), str(shipped), validate, via_datasets)
             return rows, sha, str(shipped)
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError(f"dataset file not found: {path}" if not p.exists() else f"dataset path is not a file: {path}")
-    rows, sha = _read_rows(p.resolve(), str(path), validate)
+    rows, sha = _read_rows(p.resolve(), str(path), validate, via_datasets)
     return rows, sha, str(p.resolve())
 
 
@@ -254,7 +297,7 @@ def read_hub(args: tuple[str, ...], splits: list[str], validate: Validator) -> t
     return rows, hashlib.sha256(canon.encode()).hexdigest(), label
 
 
-def _read_rows(path: Path, where: str, validate: Validator) -> tuple[list[dict], str]:
+def _read_rows(path: Path, where: str, validate: Validator, via_datasets: bool = True) -> tuple[list[dict], str]:
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -270,6 +313,8 @@ def _read_rows(path: Path, where: str, validate: Validator) -> tuple[list[dict],
     # The plain parse goes first and is authoritative: it names the bad row, and only a file that is
     # well-formed reaches pyarrow's JSON reader (which can crash the process on some malformed input).
     plain = check(_rows_via_json(data, where))
+    if not via_datasets:
+        return plain, sha
     try:
         rows = check(_rows_via_datasets(path, sha))
     except Exception:  # the library altered or refused rows the plain parse accepted: keep the plain ones

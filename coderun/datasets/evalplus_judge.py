@@ -11,6 +11,8 @@ The rules of evalplus 0.3.1 (evalplus/eval/__init__.py `unsafe_execute`):
   ints take part, so large ints compare approximately there);
 - atol is forced to 1e-6 from the first expected value that is a float or a flat list/tuple of floats,
   and it stays forced for the rest of the tier;
+- a large expected value may stand as its digest (plaindata.Digest, only where equality is exact): the
+  output matches when its digest is the same;
 - special oracles replace or extend equality (spec["oracle"]): HumanEval/32 accepts any root of the
   polynomial within atol; Mbpp/164 always passes; Mbpp/295 also accepts 0; Mbpp/581 and Mbpp/558 have
   alternative reference functions; the set-compared MBPP tasks compare set(got) with set(expected) (an
@@ -21,6 +23,11 @@ The rules of evalplus 0.3.1 (evalplus/eval/__init__.py `unsafe_execute`):
 from __future__ import annotations
 
 import math
+
+try:
+    import plaindata  # in the sandbox runner
+except ImportError:  # on the host (tests)
+    from coderun.sandbox import plaindata
 
 RTOL = 1e-7
 
@@ -38,6 +45,8 @@ class Judge:
     def check(self, index: int, got):
         exp, inp = self.expected[index], self.inputs[index]
         oracle = self.oracle
+        if isinstance(exp, plaindata.Digest):  # a large expected value, kept by digest: exact equality
+            return None if plaindata.digest(got) == exp else "wrong output"
         if oracle == "poly_root":  # HumanEval/32: find_zero(xs) must give a root of xs; atol as given
             try:
                 value = abs(_poly(*inp, got))

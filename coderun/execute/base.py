@@ -55,6 +55,7 @@ class Call:
     mode: str = "value"
     run_all: bool = False
     skip: tuple[int, ...] = ()
+    digest_over: int = 0  # record mode: outputs longer than this (as text) are kept as a digest
 
     def blobs(self) -> list[Blob]:
         return [b for b in (self.inputs, self.expected, self.judge) if b is not None]
@@ -63,7 +64,7 @@ class Call:
         return {"entry": self.entry, "inputs": self.inputs.digest, "limits": list(self.limits),
                 "expected": self.expected.digest if self.expected else None,
                 "judge": self.judge.digest if self.judge else None, "spec": dict(self.spec), "mode": self.mode,
-                "all": self.run_all, "skip": list(self.skip)}
+                "all": self.run_all, "skip": list(self.skip), "digest_over": self.digest_over}
 
 
 @dataclass(frozen=True)

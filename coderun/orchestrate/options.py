@@ -58,14 +58,18 @@ class ExecutionOptions:
     provider: str = "docker"
     memory: str = "1g"
     ray: str | None = None  # a Ray cluster address ("auto", "HOST:PORT", "ray://..."): one pool per node
+    all_inputs: bool = False  # call tiers (HumanEval+, MBPP+): run every input and count those passed
 
     @property
     def memory_bytes(self) -> int:
         return parse_size(self.memory)
 
     def settings(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "memory": self.memory, "provider": self.provider,
-                "floor": limits.FLOOR, "factor": limits.FACTOR}
+        settings = {"timeout": self.timeout, "memory": self.memory, "provider": self.provider,
+                    "floor": limits.FLOOR, "factor": limits.FACTOR}
+        if self.all_inputs:  # only when set: runs recorded before the option existed keep their settings
+            settings["all_inputs"] = True
+        return settings
 
     def provider_options(self) -> dict[str, Any]:
         """What every provider takes (and ignores where it does not apply)."""
@@ -76,7 +80,7 @@ class ExecutionOptions:
         """The options a finished run executed with (reranking runs more programs the same way)."""
         s = record.settings
         return cls(timeout=s.get("timeout"), workers=record.workers, provider=s.get("provider") or "docker",
-                   memory=s.get("memory") or "1g")
+                   memory=s.get("memory") or "1g", all_inputs=bool(s.get("all_inputs")))
 
 
 @dataclass

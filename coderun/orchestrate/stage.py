@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from coderun import summary as summary_lib
-from coderun.datasets.base import Benchmark, Program
+from coderun.datasets.base import Benchmark, CallTier, Program
 from coderun.execute import limits
-from coderun.execute.base import Executor
+from coderun.execute.base import Blob, Call, Executor, Job, Verdict
 from coderun.execute.pool import PendingPool
 from coderun.orchestrate.options import ExecutionOptions
+from coderun.orchestrate.reference import References, TierReference
 from coderun.records import ResultRow, RowRef, RunConfig, RunDir, Status, now_iso
 from coderun.samples import Sample
 
@@ -115,6 +116,9 @@ class ExecutionStage:
         self.done: dict[tuple[str, int], RowRef] = {}
         self.todo: list[tuple[str, int]] = []
         self.executed = 0
+        self.references: References | None = None
+        self._calls: dict[tuple[str, str], tuple[Call, float]] = {}
+        self._judge: Blob | None = None
 
     def resume(self, old: RunConfig | None) -> None:
         """Reuse the verdicts recorded under `old` that still hold; set the others aside."""
@@ -137,6 +141,9 @@ class ExecutionStage:
     def start(self, executor: Executor, calibrated: dict[str, dict] | None = None) -> None:
         """Bind an entered executor. `calibrated` is a cache of limits shared by the runs of one command."""
         self.executor = executor
+        if self.bench.score_tiers:  # call tiers: the reference outputs they are judged against (cached)
+            self.references = References(self.bench, executor.fingerprint, self.execution.memory_bytes)
+            self.references.ensure(executor, self.tasks)
         if self.old is not None and self.old.execution.fingerprint != executor.fingerprint:
             self.run.set_aside_results()  # another execution environment: earlier verdicts no longer apply
             self.done, self.todo = {}, list(self.plan.digests)
@@ -147,6 +154,8 @@ class ExecutionStage:
         self.progress.start(self.expected, Counter(r.status for r in self.done.values()))
 
     def _limits(self, tasks: list[str], calibrated: dict[str, dict]) -> dict[str, dict]:
+        if self.bench.score_tiers:
+            return {t: self._tier_limits(t) for t in tasks}
         if self.execution.timeout is not None:
             return {t: {"cpu": float(self.execution.timeout)} for t in tasks}
         known = {**(self.old.execution.limits if self.old and self.done else {}), **calibrated}
@@ -156,6 +165,21 @@ class ExecutionStage:
             calibrated.update(limits.calibrate(self.executor, references, self.execution.memory_bytes))
             known.update({t: calibrated[t] for t in missing})
         return known
+
+    def _tier_limits(self, task: str) -> dict[str, Any]:
+        """What config.json records of a task's tiers: each tier's CPU limit and the reference's CPU time (the
+        per-input limits follow from the cached reference, or all equal --timeout)."""
+        out = {}
+        for tier in self.bench.canonical(self.bench.get(task)).tiers:
+            ref = self.references.tier(task, tier.name)
+            limits = self._input_limits(ref)
+            out[tier.name] = {"cpu": self.bench.tier_cpu(limits), "reference_cpu": round(sum(ref.cpu), 4)}
+        return {"tiers": out}
+
+    def _input_limits(self, ref: TierReference) -> list[float]:
+        if self.execution.timeout is not None:
+            return [float(self.execution.timeout)] * len(ref.cpu)
+        return self.bench.input_limits(ref.cpu)
 
     def execute(self, programs: Iterable[tuple[Sample, Program]]) -> None:
         """Run `programs` (those without a reusable verdict), recording each verdict as it arrives."""
@@ -168,16 +192,66 @@ class ExecutionStage:
         return BackgroundRun(self)
 
     def _record(self, programs: Iterable[tuple[Sample, Program]]) -> None:
-        memory, cpu = self.execution.memory_bytes, self.config.execution.limits
-        items = (((s, p), limits.job(p.solution, p.test, cpu[s.task_id]["cpu"], memory)) for s, p in programs)
-        for (s, p), verdict in self.executor.run(items):
-            row = ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=verdict.status,
-                            passed=verdict.passed, reason=verdict.reason, time=round(verdict.wall, 4),
-                            cpu_time=round(verdict.cpu, 4), finished_at=now_iso(), program=p.digest(),
-                            attempts=verdict.attempts, sandbox=verdict.sandbox, output=verdict.output,
-                            node=verdict.extra.get("node") or LOCAL_NODE)
+        pending: dict[tuple[str, int], dict[str, Any]] = {}  # tier verdicts of samples with call tiers
+        for (s, p, tier), verdict in self.executor.run(self._jobs(programs)):
+            if tier is None:
+                row = self._row(s, p, verdict, {"status": verdict.status, "reason": verdict.reason})
+            else:
+                tiers = pending.setdefault((s.task_id, s.sample_index), {})
+                tiers[tier] = verdict
+                if len(tiers) < len(p.tiers):
+                    continue
+                del pending[(s.task_id, s.sample_index)]
+                row = self._tiered_row(s, p, tiers)
             self.run.append(row)
             self.progress.advance(row)
+
+    def _jobs(self, programs: Iterable[tuple[Sample, Program]]) -> Iterator[tuple[tuple, Job]]:
+        memory, cpu = self.execution.memory_bytes, self.config.execution.limits
+        for s, p in programs:
+            if not p.tiers:
+                yield (s, p, None), limits.job(p.solution, p.test, cpu[s.task_id]["cpu"], memory)
+                continue
+            for tier in p.tiers:
+                yield (s, p, tier.name), self._tier_job(s.task_id, p, tier, memory)
+
+    def _tier_job(self, task: str, program: Program, tier: CallTier, memory: int) -> Job:
+        key = (task, tier.name)
+        if key not in self._calls:  # built once per task and tier: every sample shares the blobs
+            ref = self.references.tier(task, tier.name)
+            source, spec = self.bench.judge(self.bench.get(task))
+            input_limits = self._input_limits(ref)
+            call = Call(tier.entry_point, Blob(tier.inputs), tuple(input_limits), expected=ref.expected,
+                        judge=self._judge_blob(source), spec=tuple(sorted(spec.items())), mode=tier.mode,
+                        run_all=self.execution.all_inputs, skip=tuple(sorted(ref.failed)))
+            self._calls[key] = (call, self.bench.tier_cpu(input_limits))
+        call, cpu = self._calls[key]
+        return Job(program.solution, "", cpu=cpu, wall=limits.wall_backstop(cpu), mem=memory, call=call)
+
+    def _judge_blob(self, source: str) -> Blob:
+        if self._judge is None or self._judge.text != source:
+            self._judge = Blob(source)
+        return self._judge
+
+    def _row(self, s: Sample, p: Program, verdict: Verdict, outcome: dict[str, Any], **extra) -> ResultRow:
+        return ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=Status(outcome["status"]),
+                         passed=outcome["status"] == Status.PASSED, reason=outcome["reason"],
+                         time=round(verdict.wall, 4), cpu_time=round(verdict.cpu, 4), finished_at=now_iso(),
+                         program=p.digest(), attempts=verdict.attempts, sandbox=verdict.sandbox,
+                         output=verdict.output, node=verdict.extra.get("node") or LOCAL_NODE, extra=extra)
+
+    def _tiered_row(self, s: Sample, p: Program, tiers: dict[str, Verdict]) -> ResultRow:
+        """One row from a sample's tier verdicts, combined by the dataset's rule."""
+        outcome = self.bench.combine(self.bench.get(s.task_id),
+                                     {name: {"status": v.status, "reason": v.reason, **v.extra}
+                                      for name, v in tiers.items()})
+        ordered = [tiers[t.name] for t in p.tiers]
+        worst = next((v for v in ordered if v.status != Status.PASSED), ordered[-1])
+        total = Verdict(worst.status, cpu=sum(v.cpu for v in ordered), wall=sum(v.wall for v in ordered),
+                        output=worst.output, attempts=max(v.attempts for v in ordered), sandbox=worst.sandbox,
+                        extra={"node": worst.extra.get("node")})
+        fields = {k: v for k, v in outcome.items() if k not in ("status", "reason")}
+        return self._row(s, p, total, outcome, **fields)
 
     def _stopped(self) -> None:
         self.run.close()
@@ -191,7 +265,8 @@ class ExecutionStage:
                 if key in index and index[key].program == digest]
         if index:
             self.run.rewrite_from(refs)
-        summary = summary_lib.summarize(refs, ks, len(self.plan.digests), self.config.dataset.name)
+        summary = summary_lib.summarize(refs, ks, len(self.plan.digests), self.config.dataset.name,
+                                        tiers=self.bench.score_tiers)
         summary["dataset_sha256"] = self.bench.sha256
         self.run.write_summary(summary)
         return summary

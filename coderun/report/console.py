@@ -66,14 +66,22 @@ class RichProgress:
 
 
 
+def tier_prefixes(summary: dict[str, Any]) -> list[str]:
+    """"base_" and the like: the tiers a summary scores besides the verdict itself (summary.json's
+    "<tier>_pass@k")."""
+    return sorted(key[: -len("pass@k")] for key in summary if key.endswith("_pass@k"))
+
+
 def summary_table(summary: dict[str, Any], title: str = "") -> Table:
     table = Table(title=title or None)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("95% CI (over problems)", justify="right")
-    for k, value in summary["pass@k"].items():
-        ci = summary["pass@k_ci"][k]
-        table.add_row(f"pass@{k}", f"{100 * value:.2f}%", f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f}")
+    for prefix in ["", *tier_prefixes(summary)]:  # HumanEval+/MBPP+ add the base tier's pass@k
+        for k, value in summary[f"{prefix}pass@k"].items():
+            ci = summary[f"{prefix}pass@k_ci"][k]
+            label = f"{prefix.replace('_', ' ')}pass@{k}"
+            table.add_row(label, f"{100 * value:.2f}%", f"{100 * ci['low']:.2f} – {100 * ci['high']:.2f}")
     counts = summary["counts"]
     table.add_row("problems", str(summary["num_problems"]), "")
     table.add_row("samples", str(summary["num_samples"]), "  ".join(f"{s} {n}" for s, n in counts.items()))

@@ -18,6 +18,7 @@ from coderun.report import write_text as write  # noqa: F401  (html.write / juni
 from coderun import compare as cmp, stats, summary
 from coderun.errors import CoderunError
 from coderun.records import Status
+from coderun.report.console import tier_prefixes
 from coderun.report.taxonomy import taxonomy
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False,
@@ -102,17 +103,21 @@ def load_programs(run: cmp.Run) -> tuple[dict[tuple[str, int], str] | None, str]
 
 def runs_section(entries: list[cmp.Entry]) -> str:
     ks = sorted({int(k) for e_ in entries for r in e_.runs for k in r.summary["pass@k"]})
-    head = "".join(f"<th>pass@{k}</th><th>95% CI</th>" for k in ks)
+    prefixes = [""] + sorted({p for e_ in entries for r in e_.runs for p in tier_prefixes(r.summary)})
+    head = "".join(f"<th>{p.replace('_', ' ')}pass@{k}</th><th>95% CI</th>" for p in prefixes for k in ks)
     rows = []
     for entry in entries:
         for run in entry.runs:
             s, data = run.summary, f'data-run="{e(run.label)}"'
             cells = []
-            for k in ks:
-                value, ci = s["pass@k"].get(str(k)), s["pass@k_ci"].get(str(k))
-                cells.append(f'<td class="num score" {data} data-k="{k}">{pct(value)}</td>'
-                             f'<td class="num ci" {data} data-k="{k}">{ci_text(ci["low"], ci["high"])}</td>'
-                             if value is not None else "<td></td><td></td>")
+            for prefix in prefixes:
+                css = "score" if not prefix else f"{prefix}score"
+                for k in ks:
+                    value = s.get(f"{prefix}pass@k", {}).get(str(k))
+                    ci = s.get(f"{prefix}pass@k_ci", {}).get(str(k))
+                    cells.append(f'<td class="num {css}" {data} data-k="{k}">{pct(value)}</td>'
+                                 f'<td class="num ci" {data} data-k="{k}">{ci_text(ci["low"], ci["high"])}</td>'
+                                 if value is not None else "<td></td><td></td>")
             counts = " · ".join(f"{n} {st}" for st, n in s["counts"].items())
             rows.append(f"<tr><td>{e(run.label)}</td><td>{e(run.dataset or 'unknown')}</td>"
                         f'<td class="num problem-count">{s["num_problems"]}</td><td class="num">{s["num_samples"]}</td>'

@@ -73,6 +73,13 @@ def evaluation_suite(root: ET.Element, rows: list, name: str) -> None:
         if not any(r.passed for r in samples):
             _fail(case, samples)
     _finish_suite(suite)
+    if any("base_passed" in r.extra for r in rows):  # HumanEval+/MBPP+: the base tier as a suite of its own
+        base = _suite(root, f"{name} (base tests)")
+        for task, samples in _by_task(rows).items():
+            case = _case(base, f"{name}.base", task)
+            if not any(r.extra.get("base_passed") for r in samples):
+                _fail(case, [r for r in samples if not r.extra.get("base_passed")] or samples)
+        _finish_suite(base)
 
 
 def gates_suite(root: ET.Element, gates: list) -> None:

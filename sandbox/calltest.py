@@ -130,26 +130,30 @@ class Call:
     # ---- in the runner ------------------------------------------------------------------------------------
     def feed(self, data: bytes, cpu_now=None) -> None:
         """Frames from the child's verdict pipe, judged as they arrive."""
-        self.buf += data
+        buf = self.buf + data if self.buf else data
+        pos, nonce, n = 0, self.nonce, len(self.nonce)
+        cpu_now = _once(cpu_now)  # one reading per read: the frames of one read arrived together
         while not self.stop:
-            at = self.buf.find(self.nonce)
-            head = at + len(self.nonce)
-            if at >= 0 and self.buf[head:head + 1] in (b"P", b"F", b"E"):
-                self.tail += self.buf[at:]  # the process's last word; frames end here
-                self.buf = b""
-                return
-            if at < 0 or len(self.buf) < head + 9:
-                return
-            kind, size = self.buf[head:head + 1], self.buf[head + 1:head + 9]
+            at = buf.find(nonce, pos)
+            head = at + n
+            if at >= 0 and buf[head:head + 1] in (b"P", b"F", b"E"):
+                self.tail += buf[at:]  # the process's last word; frames end here
+                pos = len(buf)
+                break
+            if at < 0 or len(buf) < head + 9:
+                break
+            kind, size = buf[head:head + 1], buf[head + 1:head + 9]
             try:
                 size = int(size, 16)
             except ValueError:
-                return self._fail(self.next, "the sample wrote into its result channel")
-            if len(self.buf) < head + 9 + size:
-                return
-            payload = self.buf[head + 9:head + 9 + size].decode("utf-8", "replace")
-            self.buf = self.buf[head + 9 + size:]
+                self._fail(self.next, "the sample wrote into its result channel")
+                break
+            if len(buf) < head + 9 + size:
+                break
+            payload = buf[head + 9:head + 9 + size].decode("utf-8", "replace")
+            pos = head + 9 + size
             self._frame(kind, payload, cpu_now)
+        self.buf = buf[pos:]  # one copy per read, not per frame
 
     def _frame(self, kind: bytes, payload: str, cpu_now) -> None:
         index_text, _, rest = payload.partition(" ")
@@ -224,6 +228,20 @@ class Call:
         if base["status"] in ("failed", "error"):
             return {**base, **done}  # it never got to (or through) the calls: a crash, an exit, a bad program
         return {"status": "failed", "reason": f"stopped after {self.next} of {n} inputs", **done}
+
+
+def _once(read):
+    """`read`, called at most once (None stays None)."""
+    if read is None:
+        return None
+    box: list = []
+
+    def once():
+        if not box:
+            box.append(read())
+        return box[0]
+
+    return once
 
 
 def _frame(nonce: bytes, kind: bytes, payload: str) -> bytes:

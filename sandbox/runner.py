@@ -315,9 +315,10 @@ def _judge(nonce: bytes, data: bytes, status: int, timed_out, cpu: float, job: d
         if sig == signal.SIGKILL and oom is not False:
             return {"status": "failed", "reason": "killed: out of memory (the sandbox's memory limit)"}
         if sig == signal.SIGKILL:
-            # Nothing in the sandbox sent it and the container did not run out of memory: the kill came
-            # from outside (the host's OOM killer, an operator). Not the sample's answer: a harness error.
-            return {"status": "error", "reason": "killed by SIGKILL from outside the sandbox"}
+            # Not the CPU limit, not the container's memory: the sample itself (os.kill of its own process or
+            # group), the host's OOM killer, or an operator. The kernel does not say who; the host decides by
+            # running it again in a fresh sandbox ("suspect"): an outside kill does not repeat.
+            return {"status": "error", "reason": "killed by SIGKILL, not by the sandbox's limits", "suspect": True}
         return {"status": "failed", "reason": f"crashed: {signal.Signals(sig).name}"}
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
     return {"status": "failed", "reason": f"exited with status {code} before the tests finished"}

@@ -144,3 +144,37 @@ def test_docker_daemon_restart_mid_run_stops_cleanly_and_resumes(tmp_path):
     again = coderun("evaluate", str(samples), "--out", str(run))
     assert again.returncode == 0, again.stderr
     assert len(rows(run)) == 200 and all(r["status"] == "failed" for r in rows(run))
+
+
+SELF_KILLS = {
+    "kills its own process": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+    "kills its own process group": "import os, signal\nos.killpg(os.getpgid(0), signal.SIGKILL)\n",
+    "a timer thread kills it mid-test": "import os, signal, threading, time\n"
+                                        "threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGKILL)).start()\n"
+                                        "def f():\n    time.sleep(1)\n    return 1\n",
+}
+
+
+@pytest.mark.parametrize("name", list(SELF_KILLS))
+def test_a_sample_that_kills_itself_fails_after_one_retry(docker_pool, name):
+    """A SIGKILL nothing in the sandbox explains is retried in a fresh sandbox; the same outcome again makes
+    it the sample's answer: failed, not a harness error that would keep the run incomplete."""
+    [verdict] = docker_pool.run_all([Job(SELF_KILLS[name], "assert f() == 1\n", cpu=2.0, wall=6.0)])
+    assert verdict.status == "failed" and verdict.attempts == 2, verdict
+    assert "again in a fresh sandbox: the sample's own doing" in verdict.reason
+
+
+def test_a_run_with_self_killing_samples_completes_on_the_first_invocation(tmp_path):
+    """One such sample among real ones: exit 0, complete, no error rows (it used to stay `error` forever)."""
+    rows_in = [json.loads(line) for line in EXAMPLE_SAMPLES.read_text().splitlines()[:20]]
+    rows_in.append({"task_id": rows_in[0]["task_id"], "completion": "    import os\n    os.kill(os.getpid(), 9)\n"})
+    rows_in.append({"task_id": "HumanEval/3", "completion": "    import os, signal\n    if len(operations) > 3:\n"
+                    "        os.killpg(0, signal.SIGKILL)\n    return False\n"})  # only on some test inputs
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    result = coderun("evaluate", str(samples), "--out", str(tmp_path / "run"), "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["complete"] and summary["counts"]["error"] == 0
+    killed = [r for r in rows(tmp_path / "run") if "own doing" in r["reason"]]
+    assert len(killed) == 2 and all(r["status"] == "failed" for r in killed)

@@ -43,6 +43,7 @@ class SandboxPool(Executor):
         self._jobs: queue.Queue = queue.Queue()
         self._results: queue.Queue = queue.Queue()
         self._cache: OrderedDict[str, Verdict] = OrderedDict()
+        self._suspects: dict[str, str] = {}  # job key -> the unexplained kill its first attempt ended in
         self._live: set[Sandbox] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -237,9 +238,17 @@ class _Worker:
         self.done += 1
         if verdict.status == Status.ERROR and attempt + 1 < MAX_ATTEMPTS:
             self.pool.stats["retried"] += 1
+            if msg.get("suspect"):
+                self.pool._suspects[key] = verdict.reason
             self.pool._jobs.put((key, job, attempt + 1))  # one more try, in a fresh sandbox
             self._replace()
             return
+        if verdict.status == Status.ERROR and msg.get("suspect") and self.pool._suspects.get(key) == verdict.reason:
+            # The same unexplained kill again, in a fresh sandbox: the sample brought it on itself (a kill of
+            # its own, or memory the host runs out of every time). An operator's kill does not repeat.
+            verdict.status = Status.FAILED
+            verdict.reason = f"{verdict.reason}, again in a fresh sandbox: the sample's own doing"
+        self.pool._suspects.pop(key, None)
         self.pool._results.put((key, verdict))
         if msg.get("dirty") or self.done >= self.pool.max_jobs:
             self._replace()  # the jobs behind it run in a fresh sandbox, not in a dirty one

@@ -9,6 +9,10 @@ openai backend's tests. Several engines share the machine, so each reserves a sm
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -326,3 +330,53 @@ def test_openai_backend_retries_and_falls_back_to_single_completions():
     a = dict((r.task_id, c) for r, c in got)["A"][0]
     assert a.text == "    return 1\n" and a.cumulative_logprob == -0.75 and a.num_tokens == 2
     assert backend.retries >= 1 and not backend.n_supported
+
+
+def _session_processes(sid: int) -> list[str]:
+    """Processes still alive in session `sid` (the coderun run and everything it started), by name."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: the session id
+            found.append(stat.split("(", 1)[1].rsplit(")", 1)[0])
+    return found
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_shut_down_like_ctrl_c(tiny_model, tmp_path, signum):
+    """What a CI cancel or `docker stop` sends: the vLLM engine's processes and the sandboxes are gone, the
+    recorded completions kept, exit 1 with one line."""
+    import docker
+
+    from coderun.execute.docker_provider import OWNER_LABEL
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "coderun", "humaneval", "--model", str(tiny_model), "--n", "4", "--temperature", "0.8",
+           "--max-tokens", str(MAX_TOKENS), "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--out", str(out),
+           "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "samples.jsonl").exists() and (out / "samples.jsonl").stat().st_size > 0:
+            break  # the engine is generating and the sandbox pool is executing
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.communicate()
+    assert any(name.startswith("VLLM") for name in _session_processes(proc.pid))  # the engine runs in children
+    owner = docker.from_env().containers.list(filters={"label": OWNER_LABEL})
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 1, stderr
+    assert f"coderun: terminated ({signal.Signals(signum).name})" in stderr and "Traceback" not in stderr
+    time.sleep(1)
+    assert _session_processes(proc.pid) == []  # no engine process, no judge, nothing of the run
+    ours = [c for c in owner if c.labels.get(OWNER_LABEL, "").endswith(f":{proc.pid}")]
+    alive = {c.id for c in docker.from_env().containers.list(all=True, filters={"label": OWNER_LABEL})}
+    assert ours and not {c.id for c in ours} & alive  # its sandboxes were there, and are gone
+    assert len(jsonl(out / "samples.jsonl")) > 0  # what was generated is kept for the resume

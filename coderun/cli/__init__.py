@@ -7,6 +7,7 @@ fast. Every CoderunError becomes one line on stderr and its exit code (README, "
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -15,18 +16,37 @@ from coderun import __version__
 from coderun.errors import CoderunError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a CI cancel, `docker stop`, a closed terminal): unwinds like Ctrl-C, so every
+    context manager on the way out (sandbox pools, vLLM engines, judge workers, Ray actors) shuts down."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    for other in (signal.SIGTERM, signal.SIGHUP):  # one unwind: a second signal must not cut the cleanup short
+        signal.signal(other, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
 class CoderunGroup(click.Group):
-    """Turns CoderunError (and Ctrl-C) into a clean message and exit code at the edge."""
+    """Turns CoderunError (and Ctrl-C, SIGTERM, SIGHUP) into a clean message and exit code at the edge."""
 
     def invoke(self, ctx):
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _terminate)
         try:
             return super().invoke(ctx)
         except CoderunError as exc:
             click.echo(f"coderun: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("coderun: interrupted; verdicts so far are saved, run the same command to resume",
-                       err=True)
+        except KeyboardInterrupt as exc:
+            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # a second signal: no second unwind
+                signal.signal(signum, signal.SIG_IGN)
+            what = f"terminated ({exc.args[0]})" if isinstance(exc, Terminated) else "interrupted"
+            click.echo(f"coderun: {what}; verdicts so far are saved, run the same command to resume", err=True)
             sys.exit(1)
 
 

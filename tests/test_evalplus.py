@@ -50,6 +50,8 @@ def test_every_reference_solution_passes(tmp_path, name):
     failed = [(r.task_id, r.reason) for r in load_run(outcome.run_dir).rows if not r.passed]
     assert failed == [] and s["complete"] and s["counts"]["passed"] == len(bench)
     assert s["pass@k"] == {"1": 1.0} and s["base_pass@k"] == {"1": 1.0}
+    # the run's own check of the references, from the cached expected-output computation
+    assert s["reference_solutions"] == {"problems": len(bench), "passed": len(bench), "failed": []}
 
 
 @pytest.mark.docker

@@ -26,6 +26,14 @@ def job(solution: str, test: str, cpu: float, memory: int) -> Job:
     return Job(solution, test, cpu=cpu, wall=wall_backstop(cpu), mem=memory)
 
 
+def check(pool: Executor, references: Mapping[str, tuple[str, str]], cpu: float, memory: int) -> dict[str, dict]:
+    """Each task's reference program under a fixed limit (--timeout): {task: {"cpu", "reference_cpu",
+    "reference": status}}."""
+    tasks = list(references)
+    verdicts = pool.run_all([job(*references[t], cpu, memory) for t in tasks])
+    return {t: {"cpu": cpu, "reference_cpu": round(v.cpu, 4), "reference": v.status} for t, v in zip(tasks, verdicts)}
+
+
 def calibrate(pool: Executor, references: Mapping[str, tuple[str, str]], memory: int) -> dict[str, dict]:
     """{task_id: {"cpu": limit, "reference_cpu": seconds, "reference": status}} for each task's
     reference (solution, test) program."""

@@ -154,27 +154,34 @@ class ExecutionStage:
         self.progress.start(self.expected, Counter(r.status for r in self.done.values()))
 
     def _limits(self, tasks: list[str], calibrated: dict[str, dict]) -> dict[str, dict]:
+        """Per-task limits, each with how the reference solution fared under them ("reference"): calibrated
+        from it, or checked under --timeout, or kept from the run being resumed."""
         if self.bench.score_tiers:
             return {t: self._tier_limits(t) for t in tasks}
-        if self.execution.timeout is not None:
-            return {t: {"cpu": float(self.execution.timeout)} for t in tasks}
         known = {**(self.old.execution.limits if self.old and self.done else {}), **calibrated}
-        missing = [t for t in tasks if t not in known]
+        missing = [t for t in tasks if "reference" not in known.get(t, {})]
         if missing:
             references = {t: astuple(self.bench.canonical(self.bench.get(t))) for t in missing}
-            calibrated.update(limits.calibrate(self.executor, references, self.execution.memory_bytes))
-            known.update({t: calibrated[t] for t in missing})
+            memory = self.execution.memory_bytes
+            if self.execution.timeout is None:
+                found = limits.calibrate(self.executor, references, memory)
+            else:
+                found = limits.check(self.executor, references, float(self.execution.timeout), memory)
+            calibrated.update(found)
+            known.update(found)
         return known
 
     def _tier_limits(self, task: str) -> dict[str, Any]:
         """What config.json records of a task's tiers: each tier's CPU limit and the reference's CPU time (the
         per-input limits follow from the cached reference, or all equal --timeout)."""
-        out = {}
+        out, passed = {}, True
         for tier in self.bench.canonical(self.bench.get(task)).tiers:
             ref = self.references.tier(task, tier.name)
             limits = self._input_limits(ref)
             out[tier.name] = {"cpu": self.bench.tier_cpu(limits), "reference_cpu": round(sum(ref.cpu), 4)}
-        return {"tiers": out}
+            # the reference passes under the run's limits when it failed no input and none exceeds its limit
+            passed &= not ref.failed and all(c <= lim for c, lim in zip(ref.cpu, limits))
+        return {"tiers": out, "reference": Status.PASSED if passed else Status.FAILED}
 
     def _input_limits(self, ref: TierReference) -> list[float]:
         if self.execution.timeout is not None:
@@ -268,8 +275,24 @@ class ExecutionStage:
         summary = summary_lib.summarize(refs, ks, len(self.plan.digests), self.config.dataset.name,
                                         tiers=self.bench.score_tiers)
         summary["dataset_sha256"] = self.bench.sha256
+        summary["reference_solutions"] = self.reference_solutions()
         self.run.write_summary(summary)
         return summary
+
+    def reference_solutions(self) -> dict[str, Any]:
+        """How the benchmark's own solutions of the run's problems fared under the run's limits: a sandbox that
+        lacks something, or limits too tight for this machine, shows here before it deflates every score."""
+        recorded = self.config.execution.limits
+        tasks = list(self.plan.per_task)
+        checked = [t for t in tasks if "reference" in recorded.get(t, {})]
+        failed = [t for t in checked if recorded[t]["reference"] != Status.PASSED]
+        out: dict[str, Any] = {"problems": len(checked), "passed": len(checked) - len(failed), "failed": failed}
+        if len(checked) < len(tasks):  # a run directory of an older release, resumed with nothing to run
+            out["unchecked"] = len(tasks) - len(checked)
+        if self.references is not None and self.references.failures(tasks):
+            out["failed_inputs"] = {t: {tier: sorted(f) for tier, f in tiers.items()}
+                                    for t, tiers in self.references.failures(tasks).items()}
+        return out
 
 
 def astuple(program: Program) -> tuple[str, str]:

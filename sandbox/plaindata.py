@@ -141,6 +141,8 @@ def digest(value) -> Digest | None:
     or a complex with an imaginary part): such values are compared with a tolerance, not by digest."""
     import hashlib
 
+    if isinstance(value, Digest):
+        return value
     try:
         text = json.dumps(normal(value), separators=(",", ":"))
     except _Inexact:

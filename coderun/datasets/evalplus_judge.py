@@ -45,8 +45,8 @@ class Judge:
     def check(self, index: int, got):
         exp, inp = self.expected[index], self.inputs[index]
         oracle = self.oracle
-        if isinstance(exp, plaindata.Digest):  # a large expected value, kept by digest: exact equality
-            return None if plaindata.digest(got) == exp else "wrong output"
+        if isinstance(exp, plaindata.Digest):  # a large expected value, kept by digest: exact equality (the
+            return None if plaindata.digest(got) == exp else "wrong output"  # sample may send a digest itself)
         if oracle == "poly_root":  # HumanEval/32: find_zero(xs) must give a root of xs; atol as given
             try:
                 value = abs(_poly(*inp, got))

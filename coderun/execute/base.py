@@ -56,6 +56,7 @@ class Call:
     run_all: bool = False
     skip: tuple[int, ...] = ()
     digest_over: int = 0  # record mode: outputs longer than this (as text) are kept as a digest
+    digest_at: tuple[int, ...] = ()  # inputs whose expected value is a digest: the sample sends its value's
 
     def blobs(self) -> list[Blob]:
         return [b for b in (self.inputs, self.expected, self.judge) if b is not None]
@@ -64,7 +65,8 @@ class Call:
         return {"entry": self.entry, "inputs": self.inputs.digest, "limits": list(self.limits),
                 "expected": self.expected.digest if self.expected else None,
                 "judge": self.judge.digest if self.judge else None, "spec": dict(self.spec), "mode": self.mode,
-                "all": self.run_all, "skip": list(self.skip), "digest_over": self.digest_over}
+                "all": self.run_all, "skip": list(self.skip), "digest_over": self.digest_over,
+                "digest_at": list(self.digest_at)}
 
 
 @dataclass(frozen=True)

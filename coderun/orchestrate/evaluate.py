@@ -53,7 +53,8 @@ def evaluate(opts: EvaluateOptions, progress: Progress | None = None) -> Outcome
     finally:
         if pending is not None:
             pending.close()
-    outcome = Outcome(run.path.as_posix(), stage.finish(ks), executed=stage.executed, reused=len(stage.done))
+    outcome = Outcome(run.path.as_posix(), stage.finish(ks), executed=stage.executed, reused=len(stage.done),
+                      notes=stage.notes())
     if len(plan.per_task) < len(bench):
         outcome.notes.append(f"the samples cover {len(plan.per_task)} of {len(bench)} problems; "
                              f"pass@k is over those {len(plan.per_task)}")

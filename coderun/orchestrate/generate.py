@@ -352,6 +352,7 @@ class TargetRun:
         stage.plan = plan_of(s.bench, s.problems, rows)
         self.outcome.summary = stage.finish(s.ks)
         o = self.outcome
+        o.notes += stage.notes()
         o.notes.append(f"{o.generated} completions generated, {o.reused_samples} reused from {SAMPLES_FILE}"
                        + ("" if o.engine_started else "; no generator was started"))
         if len(s.problems) < len(s.bench):

@@ -230,7 +230,8 @@ class ExecutionStage:
             input_limits = self._input_limits(ref)
             call = Call(tier.entry_point, Blob(tier.inputs), tuple(input_limits), expected=ref.expected,
                         judge=self._judge_blob(source), spec=tuple(sorted(spec.items())), mode=tier.mode,
-                        run_all=self.execution.all_inputs, skip=tuple(sorted(ref.failed)))
+                        run_all=self.execution.all_inputs, skip=tuple(sorted(ref.failed)),
+                        digest_at=ref.digests)
             self._calls[key] = (call, self.bench.tier_cpu(input_limits))
         call, cpu = self._calls[key]
         return Job(program.solution, "", cpu=cpu, wall=limits.wall_backstop(cpu), mem=memory, call=call)
@@ -278,6 +279,14 @@ class ExecutionStage:
         summary["reference_solutions"] = self.reference_solutions()
         self.run.write_summary(summary)
         return summary
+
+    def notes(self) -> list[str]:
+        """What a user should hear about this execution besides the scores."""
+        refs = self.references
+        if refs is None or not refs.computed_tasks:
+            return []
+        return [f"computed the reference outputs of {refs.computed_tasks} problems in {refs.computed_seconds:.1f} s, "
+                f"once for this sandbox (cached in {refs.path})"]
 
     def reference_solutions(self) -> dict[str, Any]:
         """How the benchmark's own solutions of the run's problems fared under the run's limits: a sandbox that

@@ -209,3 +209,29 @@ def test_sandbox_check_proves_each_property():
                   "container pids limit in force"):
         assert check in result.stdout
     assert "FAILED" not in result.stdout
+
+
+
+@pytest.mark.docker
+def test_sighup_stops_an_evaluation_cleanly(tmp_path):
+    """A closed terminal (SIGHUP) unwinds like Ctrl-C: exit 1 with one line, no sandbox left, the verdicts
+    recorded so far kept (test_killed_run_resumes_to_identical_results covers the resume)."""
+    import docker
+
+    from coderun.execute.docker_provider import OWNER_LABEL
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "coderun", "evaluate", str(DEV_SAMPLES), "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((out / "results.jsonl").exists()
+                                               and (out / "results.jsonl").stat().st_size > 5000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "coderun: terminated (SIGHUP)" in stderr and "Traceback" not in stderr, stderr
+    mine = [c for c in docker.from_env().containers.list(all=True, filters={"label": OWNER_LABEL})
+            if c.labels[OWNER_LABEL].endswith(f":{proc.pid}")]
+    assert mine == []
+    recorded = len(rows(out))
+    assert 0 < recorded < 8200

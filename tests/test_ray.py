@@ -147,3 +147,30 @@ def test_generation_is_data_parallel_over_the_nodes(cluster, tiny_model, tmp_pat
     assert len(engines) == 2 and len({e["node"] for e in engines}) == 2
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert sorted(s["task_id"] for s in samples) == [f"HumanEval/{i}" for i in range(6)]
+
+
+def test_sigterm_stops_a_ray_run_and_leaves_no_sandbox(cluster, tmp_path):
+    """A CI cancel while a --ray run executes: the node pools' sandboxes are removed, exit 1 with one line."""
+    import docker
+
+    from coderun.execute.docker_provider import OWNER_LABEL, owner
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "coderun", "evaluate", str(DEV_SAMPLES), "--out", str(out),
+                             f"--ray={cluster['address']}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "results.jsonl").exists() and (out / "results.jsonl").stat().st_size > 10_000:
+            break  # both nodes' pools are executing
+        time.sleep(0.3)
+    assert proc.poll() is None, "the run ended before it could be terminated"
+    client = docker.from_env()
+    before = {c.id for c in client.containers.list(filters={"label": OWNER_LABEL})
+              if c.labels[OWNER_LABEL] != owner()}  # the node pools' (this test process's own pools aside)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 1 and "coderun: terminated (SIGTERM)" in stderr, stderr[-3000:]
+    time.sleep(2)
+    assert before and not before & {c.id for c in client.containers.list(all=True, filters={"label": OWNER_LABEL})}
+    recorded = rows(out)
+    assert 0 < len(recorded) < 8200  # what was recorded is kept; the same command resumes the rest

@@ -4,8 +4,8 @@
 
 The samples default to the development set ($CODERUN_DEV_DATA/codegen16b-humaneval-dev.jsonl: 8,200
 CodeGen-16B completions of 82 problems). evalplus runs in a venv of its own (made on first use, about 800 MB)
-on a copy of HumanEval+ v0.1.10 filtered to the samples' problems (it insists that every problem of its file
-has samples), through HUMANEVAL_OVERRIDE_PATH.
+on a copy of HumanEval+ v0.1.10 through HUMANEVAL_OVERRIDE_PATH; it insists that every problem of the file
+has samples, so problems the samples do not cover get their reference solution once, for both tools.
 
 Printed, all measured here in this run:
 - the first expected-output computation of each tool (coderun: all problems of the file into an empty
@@ -44,23 +44,35 @@ def main() -> int:
     args = parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-evalplus-"))
     samples = [json.loads(line) for line in Path(args.samples).read_text().splitlines() if line.strip()]
-    tasks = sorted({s["task_id"] for s in samples}, key=lambda t: int(t.split("/")[1]))
+    tasks = {s["task_id"] for s in samples}
     print(f"{len(samples)} samples of {len(tasks)} problems; {args.workers} workers; {os.cpu_count()} cores")
 
     python = evalplus_venv(Path(args.venv))
     first_coderun, cache_size = coderun_first_reference(work)
     print(f"first expected outputs, coderun: {first_coderun:.1f} s for all 164 problems; cache {cache_size / 1e6:.2f} MB")
 
-    # warm both caches, then time a run of each
-    plus_path = filtered_dataset(work, tasks)
-    first_evalplus, evalplus_cache = run_evalplus(python, plus_path, Path(args.samples), work / "warm", args.workers)
+    # evalplus insists that every problem of its file has samples: the problems without any get their
+    # reference solution once (both tools score the same file; only the samples given are compared)
+    plus_path = full_dataset(work)
+    problems = [json.loads(line) for line in plus_path.read_text().splitlines()]
+    covered = {s["task_id"] for s in samples}
+    filler = [{"task_id": p["task_id"], "solution": p["prompt"] + p["canonical_solution"]}
+              for p in problems if p["task_id"] not in covered]
+    everything = work / "samples.jsonl"
+    everything.write_text("".join(json.dumps(s) + "\n" for s in samples + filler))
+    one_each = work / "one-per-problem.jsonl"  # warms evalplus's cache: it computes every expected output
+    one_each.write_text("".join(json.dumps(s) + "\n" for s in
+                                ({s["task_id"]: s for s in reversed(samples + filler)}).values()))
+    first_evalplus, evalplus_cache = run_evalplus(python, plus_path, one_each, work / "warm", args.workers)
     print(f"first expected outputs, evalplus: {first_evalplus}; cache {evalplus_cache / 1e6:.0f} MB")
-    run_coderun(Path(args.samples), work / "coderun-warm", args.workers)  # references of these tasks, cached
-    coderun_seconds, run_dir = run_coderun(Path(args.samples), work / "coderun", args.workers)
-    evalplus_seconds, results = timed_evalplus(python, plus_path, Path(args.samples), work / "timed", args.workers)
-    print(f"coderun {coderun_seconds:.1f} s, evalplus {evalplus_seconds:.1f} s: {evalplus_seconds / coderun_seconds:.1f}x")
 
-    differences = compare(run_dir, results)
+    run_coderun(everything, work / "coderun-warm", args.workers)  # coderun's cache is warm already; this warms the disk
+    coderun_seconds, run_dir = run_coderun(everything, work / "coderun", args.workers)
+    evalplus_seconds, results = timed_evalplus(python, plus_path, everything, work / "timed", args.workers)
+    print(f"coderun {coderun_seconds:.1f} s, evalplus {evalplus_seconds:.1f} s: {evalplus_seconds / coderun_seconds:.1f}x "
+          f"({len(samples) + len(filler)} samples: the {len(samples)} given and {len(filler)} reference solutions)")
+
+    differences = compare(run_dir, results, covered)
     bound(run_dir, args.workers, coderun_seconds)
     return 1 if differences - EXPLAINED else 0
 
@@ -88,12 +100,9 @@ def evalplus_venv(venv: Path) -> Path:
     return python
 
 
-def filtered_dataset(work: Path, tasks: list[str]) -> Path:
-    wanted = set(tasks)
-    rows = [line for line in gzip.decompress(PLUS_FILE.read_bytes()).decode().splitlines()
-            if json.loads(line)["task_id"] in wanted]
-    path = work / "HumanEvalPlus-filtered.jsonl"
-    path.write_text("\n".join(rows) + "\n")
+def full_dataset(work: Path) -> Path:
+    path = work / "HumanEvalPlus-v0.1.10.jsonl"
+    path.write_bytes(gzip.decompress(PLUS_FILE.read_bytes()))
     return path
 
 
@@ -156,11 +165,14 @@ def run_coderun(samples: Path, out: Path, workers: int) -> tuple[float, Path]:
 
 # ---- verdicts and the bound -----------------------------------------------------------------------------------
 
-def compare(run_dir: Path, results: dict) -> set:
-    ours = {(r["task_id"], r["sample_index"]): r for r in map(json.loads, (run_dir / "results.jsonl").open())}
+def compare(run_dir: Path, results: dict, tasks: set) -> set:
+    ours = {(r["task_id"], r["sample_index"]): r for r in map(json.loads, (run_dir / "results.jsonl").open())
+            if r["task_id"] in tasks}
     differences = set()
     counts = {"base": 0, "plus": 0}
     for task, rows in results["eval"].items():
+        if task not in tasks:
+            continue
         for i, r in enumerate(rows):
             mine = ours[(task, i)]
             base = (r["base_status"] == "pass") != mine["base_passed"]

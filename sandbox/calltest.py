@@ -10,7 +10,8 @@ A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record
 
 The sample's process sends, per input, one frame on its verdict pipe: the per-job nonce, a kind byte, the
 payload's length (8 hex digits), and "index cpu_seconds body": V (the return value as plain data,
-plaindata.py), X (it raised: the reason), T (its input's CPU limit fired), N (not plain data: the type).
+plaindata.py), X (it raised: the reason), T (its input's CPU limit fired), N (not plain data: the type); before
+each, C: the call returned and its value is being encoded, which no input's limit is charged for (the tier's is).
 Nothing in a frame can make a wrong value pass: the expected values never leave the runner, the value is
 compared as decoded data, and frames out of order are a failure. The runner also kills the sample when an
 input overruns its limit by more than SLACK (a sample that blocks SIGPROF), and the job's own CPU limit
@@ -117,6 +118,7 @@ class Call:
             except BaseException as exc:  # noqa: BLE001 - the sample's exception is its answer for this input
                 kind, body = b"X", _exception(exc)
             used = process_time() - start
+            write(fd, _frame(nonce, b"C", f"{i} {used:.6f} "))  # the call is over: encoding is not its time
             if kind == b"V":
                 try:
                     if self.mode == "not_none":
@@ -176,6 +178,9 @@ class Call:
         cpu_text, _, body = rest.partition(" ")
         if kind == b"S":
             self.started_cpu = cpu_now() if cpu_now else 0.0
+            return
+        if kind == b"C":  # input `next` returned; its value is being encoded: no input's clock runs until it comes
+            self.started_cpu = None
             return
         if index_text != str(self.next) or self.next >= len(self.inputs):
             return self._fail(self.next, "the sample wrote into its result channel")

@@ -36,7 +36,7 @@ def to_plain(value, depth: int = 0):
     if t is float:
         return value
     if t is list:
-        return [to_plain(v, depth + 1) for v in value]
+        return list(value) if _all_str(value) else [to_plain(v, depth + 1) for v in value]
     if t is Digest:
         return {"t": "h", "v": [value.hexdigest, value.kind, value.size]}
     return _tagged(value, t, depth)
@@ -155,6 +155,11 @@ class _Inexact(Exception):
     pass
 
 
+def _all_str(items) -> bool:
+    """Every item an exact str (the common large output: lists of words, or of tuples of them)."""
+    return all(type(v) is str for v in items)
+
+
 def normal(value, depth: int = 0):
     """A JSON structure that two values share exactly when they are equal under == (1 == 1.0 == True,
     {1} == frozenset({1}), dicts in any order), for values without inexact numbers."""
@@ -176,9 +181,11 @@ def normal(value, depth: int = 0):
     if isinstance(value, bytes):
         return {"b": bytes.__getitem__(value, slice(None)).hex()}
     if isinstance(value, list):
-        return {"l": [normal(v, depth + 1) for v in list.__iter__(value)]}
+        items = list(list.__iter__(value))
+        return {"l": items if _all_str(items) else [normal(v, depth + 1) for v in items]}
     if isinstance(value, tuple):
-        return {"t": [normal(v, depth + 1) for v in tuple.__iter__(value)]}
+        items = list(tuple.__iter__(value))
+        return {"t": items if _all_str(items) else [normal(v, depth + 1) for v in items]}
     if isinstance(value, (set, frozenset)):
         items = [json.dumps(normal(v, depth + 1), separators=(",", ":")) for v in value]
         return {"s": sorted(items)}

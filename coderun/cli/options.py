@@ -48,7 +48,8 @@ def execution_options(f):
         click.option("--timeout", type=click.FloatRange(0.05, 3600), help="CPU seconds per sample "
                      "[default: calibrated per problem: max(0.5 s, 4 x its reference solution's CPU time)]."),
         click.option("--workers", type=click.IntRange(1, 256), help="Sandboxes in the pool [default: CPU count]."),
-        click.option("--memory", default="1g", show_default=True, help="Memory per sandbox (and per sample)."),
+        click.option("--memory", help="Memory per sample (and its sandbox) [default: 1g; 4g for HumanEval+ and "
+                                       "MBPP+, as EvalPlus allows]."),
         click.option("--ray", "ray", is_flag=False, flag_value="auto", metavar="[ADDRESS]",
                      help="Execute on a Ray cluster: a sandbox pool on every node (ADDRESS: HOST:PORT or "
                           "ray://...; alone: the cluster this machine belongs to). Sizes --workers per node."),

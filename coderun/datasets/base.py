@@ -181,17 +181,19 @@ class DatasetInfo:
     variant: str | None = None
     prompt_family: str | None = None
     description: str = ""
+    memory: str | None = None  # the per-sample memory it needs unless --memory says otherwise (None: coderun's)
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
 
 
 def register(name: str, *, command: str | None = None, variant: str | None = None,
-             prompt_family: str | None = None, description: str = ""):
+             prompt_family: str | None = None, description: str = "", memory: str | None = None):
     """Register a loader `f(path=None, from_hub=False, **options) -> Benchmark` under `name`."""
 
     def deco(loader):
-        _REGISTRY[name] = DatasetInfo(name, loader, command, variant, prompt_family or command, description)
+        _REGISTRY[name] = DatasetInfo(name, loader, command, variant, prompt_family or command, description,
+                                      memory)
         return loader
 
     return deco

@@ -192,7 +192,9 @@ for _name, _cls, _file, _command, _variant in (
         ("mbpp-plus", MBPPPlus, "MbppPlus-v0.2.0.jsonl.gz", "mbpp", "plus"),
         ("mbpp-plus-noextreme", MBPPPlus, "MbppPlus-NoExtreme-v0.2.0.jsonl.gz", "mbpp", "plus-noextreme")):
     _variant_cls = type(_cls.__name__, (_cls,), {"name": _name})
-    register(_name, command=_command, variant=_variant, prompt_family=f"{_command}-plus",
+    # 4 GiB per sample, as EvalPlus allows: some reference solutions need more than coderun's 1 GiB (Mbpp/255
+    # builds 1.6 million combinations on one plus input).
+    register(_name, command=_command, variant=_variant, prompt_family=f"{_command}-plus", memory="4g",
              description=f"EvalPlus {_file.split('-v')[0]} ({_file.split('-')[-1].removesuffix('.jsonl.gz')})"
              )(_loader(_variant_cls, _file))
 

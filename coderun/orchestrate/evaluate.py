@@ -6,7 +6,7 @@ Nothing here knows how a benchmark builds its program (the dataset module does) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -33,6 +33,7 @@ class EvaluateOptions:
 
 def evaluate(opts: EvaluateOptions, progress: Progress | None = None) -> Outcome:
     """Score a samples file, reusing every verdict an earlier run recorded."""
+    opts = replace(opts, execution=opts.execution.for_dataset(opts.dataset.name))
     run = RunDir(opts.out_dir())
     pending = start_executor(opts.execution) if not run.summary_path.exists() else None  # boots while data loads
     try:

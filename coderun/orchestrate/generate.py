@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -104,6 +104,7 @@ def run(opts: GenerateOptions, progress: GenerationProgress | None = None,
         backend_factory: BackendFactory = gen.create) -> list[GenerationOutcome]:
     """Every target of `opts`, one after another, on one warm pool; an outcome per run directory."""
     progress = progress or GenerationProgress()
+    opts = replace(opts, execution=opts.execution.for_dataset(opts.dataset.name))
     session = Session(opts, progress, backend_factory)  # bad input (model dirs, adapters, --k) stops here
     try:
         return [session.run_target(t) for t in session.targets]

@@ -4,7 +4,7 @@ declares each part's flags once (cli/options.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from coderun.execute import limits
 from coderun.records import ExecutionRecord
 
 SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+DEFAULT_MEMORY = "1g"
 
 
 def parse_size(size: str, option: str = "--memory") -> int:
@@ -56,16 +57,24 @@ class ExecutionOptions:
     timeout: float | None = None  # CPU seconds per sample; None: calibrated per problem
     workers: int | None = None  # sandboxes (per node with ray); None: the CPU count
     provider: str = "docker"
-    memory: str = "1g"
+    memory: str | None = None  # per sample (and sandbox); None: the dataset's need, else DEFAULT_MEMORY
     ray: str | None = None  # a Ray cluster address ("auto", "HOST:PORT", "ray://..."): one pool per node
     all_inputs: bool = False  # call tiers (HumanEval+, MBPP+): run every input and count those passed
 
     @property
     def memory_bytes(self) -> int:
-        return parse_size(self.memory)
+        return parse_size(self.memory or DEFAULT_MEMORY)
+
+    def for_dataset(self, name: str) -> "ExecutionOptions":
+        """These options with the memory resolved: --memory if given, else what the dataset needs."""
+        if self.memory is not None:
+            return self
+        from coderun import datasets
+
+        return replace(self, memory=datasets.info(name).memory or DEFAULT_MEMORY)
 
     def settings(self) -> dict[str, Any]:
-        settings = {"timeout": self.timeout, "memory": self.memory, "provider": self.provider,
+        settings = {"timeout": self.timeout, "memory": self.memory or DEFAULT_MEMORY, "provider": self.provider,
                     "floor": limits.FLOOR, "factor": limits.FACTOR}
         if self.all_inputs:  # only when set: runs recorded before the option existed keep their settings
             settings["all_inputs"] = True

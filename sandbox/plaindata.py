@@ -138,17 +138,39 @@ class Digest:
 
 def digest(value) -> Digest | None:
     """The value's Digest, or None when its equality is not exact (it holds a float that is not an integer,
-    or a complex with an imaginary part): such values are compared with a tolerance, not by digest."""
+    or a complex with an imaginary part): such values are compared with a tolerance, not by digest. The normal
+    form is hashed as it is produced, so a value of millions of elements never exists twice in memory."""
     import hashlib
 
     if isinstance(value, Digest):
         return value
+    h = hashlib.sha256()
     try:
-        text = json.dumps(normal(value), separators=(",", ":"))
+        _feed(h, value)
     except _Inexact:
         return None
-    size = len(value) if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)) else len(text)
-    return Digest(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), type(value).__name__, size)
+    size = len(value) if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)) else 0
+    return Digest(h.hexdigest(), type(value).__name__, size)
+
+
+def _feed(h, value, depth: int = 0) -> None:
+    """The JSON text of `normal(value)` into the hash, lists and tuples streamed item by item."""
+    if depth > MAX_DEPTH:
+        raise _Inexact()
+    if isinstance(value, (list, tuple)):
+        items = list(list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value))
+        tag = b'{"l":[' if isinstance(value, list) else b'{"t":['
+        if _all_str(items):
+            h.update(tag + json.dumps(items, separators=(",", ":"))[1:].encode("utf-8", "surrogatepass") + b"}")
+            return
+        h.update(tag)
+        for i, item in enumerate(items):
+            if i:
+                h.update(b",")
+            _feed(h, item, depth + 1)
+        h.update(b"]}")
+        return
+    h.update(json.dumps(normal(value, depth), separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
 class _Inexact(Exception):

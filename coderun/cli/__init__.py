@@ -60,3 +60,4 @@ def main() -> None:
 from coderun.cli import evaluate, generate, sandbox  # noqa: E402,F401
 from coderun.cli import compare, report  # noqa: E402,F401  (compare, gates, reports)
 from coderun.cli import rerank  # noqa: E402,F401
+from coderun.cli import track  # noqa: E402,F401  (--mlflow, coderun track)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coderun.cli import main
+from coderun.cli.track import mlflow_option, quietly, wanted
 
 
 @main.command("compare")
@@ -18,6 +19,7 @@ from coderun.cli import main
 @click.option("--junit", type=click.Path(dir_okay=False),
               help="Write JUnit XML: one testcase per common problem (failed = lost against the baseline).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead of tables.")
+@mlflow_option
 def compare_command(runs, baseline, k_text, force, margin, junit, as_json):
     """Compare RUNS (run directories, directories of runs per dataset, or results.jsonl files).
 
@@ -41,11 +43,16 @@ def compare_command(runs, baseline, k_text, force, margin, junit, as_json):
     if junit:
         by_label = {run.label: run for e in entries for run in e.runs}
         junit_xml.write(junit, junit_xml.comparison_xml(comparison, by_label, results))
+    report = {**comparison.to_dict(), "gates": [r.to_dict() for r in results]}
     if as_json:
-        print_json({**comparison.to_dict(), "gates": [r.to_dict() for r in results]})
+        print_json(report)
     else:
         print_comparison(comparison)
         print_gates(results)
+    if wanted():  # --mlflow: one MLflow run for the comparison; a failure to log only warns
+        from coderun import tracking
+
+        quietly("the comparison", tracking.log_comparison, report, paths, later="")
     gates.raise_if_tripped(results)
 
 

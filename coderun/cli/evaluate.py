@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from coderun.cli import main
-from coderun.cli.options import (dataset_choice, dataset_options, dataset_source_options, execution_options,
-                                 take_dataset, take_execution, take_output)
-from coderun.cli.outputs import check_evalplus_results, finish_run, output_options, parse_gates
+from coderun.cli.options import dataset_choice, dataset_options, dataset_source_options, execution_options
+from coderun.cli.outputs import check_evalplus_results, finish_run, output_options, parse_gates, with_gate_ks
 from coderun.cli.rerank import rerank_option, rerank_settings, run_rerank
 from coderun.errors import CoderunError
 
@@ -22,16 +21,20 @@ from coderun.errors import CoderunError
 @rerank_option
 def evaluate_command(samples, dataset, fail_under, junit, as_json, evalplus_results, **kw):
     """Score SAMPLES (JSONL with task_id and completion or solution, or a generations.json)."""
+    from coderun import api
     from coderun.gates import raise_if_tripped
-    from coderun.orchestrate.evaluate import EvaluateOptions, evaluate
     from coderun.report.console import RichProgress
 
     gates = parse_gates(fail_under)  # bad gates and rerank options are exit 2 before anything runs
     rerank = rerank_settings(kw)
-    opts = EvaluateOptions(samples=samples, dataset=take_dataset(kw, dataset), execution=take_execution(kw),
-                           output=take_output(kw, [g.k for g in gates]))
+    opts = api.evaluation_options(
+        samples, dataset, k=kw.pop("k_text"), out=kw.pop("out"), timeout=kw.pop("timeout"), workers=kw.pop("workers"),
+        memory=kw.pop("memory"), provider=kw.pop("provider"), dataset_path=kw.pop("dataset_path"),
+        task_ids=kw.pop("task_ids"), plus_details=kw.pop("all_inputs"), from_hub=kw.pop("from_hub"),
+        challenge_tests=kw.pop("challenge_tests"), ray=kw.pop("ray"))
+    opts.output.k = with_gate_ks(opts.output.k, gates)
     check_evalplus_results(evalplus_results, opts.dataset)
-    outcome = evaluate(opts, RichProgress())
+    outcome = api.run_evaluation(opts, RichProgress()).outcome
     if rerank is not None and outcome.summary.get("complete"):
         outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True, dataset_path=opts.dataset.path)
     results = finish_run(outcome, gates, junit, as_json, evalplus_results)  # table or JSON, JUnit, gates
@@ -39,3 +42,4 @@ def evaluate_command(samples, dataset, fail_under, junit, as_json, evalplus_resu
         raise CoderunError(f"the run is incomplete ({outcome.summary['counts']['error']} harness errors, "
                            f"{outcome.summary['missing']} missing); run the same command again to retry them")
     raise_if_tripped(results)
+

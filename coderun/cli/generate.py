@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import click
 
 from coderun.cli import main
-from coderun.cli.options import dataset_options, execution_options, take_dataset, take_execution, take_output
-from coderun.cli.outputs import check_evalplus_results, finish_run, output_options, parse_gates
+from coderun.cli.options import dataset_options, execution_options
+from coderun.cli.outputs import check_evalplus_results, finish_run, output_options, parse_gates, with_gate_ks
 from coderun.cli.rerank import rerank_option, rerank_settings, run_rerank
 from coderun.datasets.base import registry
 from coderun.errors import CoderunError, InputError
@@ -58,24 +58,22 @@ def generation_options(f):
 
 
 def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
-    from coderun import prompts
+    from coderun import api
     from coderun.gates import raise_if_tripped
-    from coderun.orchestrate import generate
 
     gates = parse_gates(kw.pop("fail_under"))
     models = kw.get("models") or ()
     rerank = rerank_settings(kw, default_model=models[0] if len(models) == 1 else None,
                              default_backend=kw.get("backend"), default_base_url=kw.get("base_url"))
     junit, as_json, evalplus_results = kw.pop("junit"), kw.pop("as_json"), kw.pop("evalplus_results")
-    prompt = prompts.PromptOptions(style=prompt_style, chat=kw.pop("chat"), system_prompt=kw.pop("system_prompt"),
-                                   chat_template_kwargs=_json_object(kw.pop("chat_template_kwargs")),
-                                   response_prefix=kw.pop("response_prefix"))
-    opts = generate.GenerateOptions(
-        dataset=take_dataset(kw, dataset), execution=take_execution(kw), output=take_output(kw, [g.k for g in gates]),
-        models=list(kw.pop("models")), loras=list(kw.pop("lora")), base=not kw.pop("no_base"), prompt=prompt,
-        execute=not kw.pop("no_execute"), **kw)
+    chat_template_kwargs = _json_object(kw.pop("chat_template_kwargs"))
+    opts = api.generation_options(
+        dataset, models=kw.pop("models"), loras=kw.pop("lora"), base=not kw.pop("no_base"),
+        execute=not kw.pop("no_execute"), prompt_style=prompt_style, chat_template_kwargs=chat_template_kwargs,
+        k=kw.pop("k_text"), plus_details=kw.pop("all_inputs"), **kw)
+    opts.output.k = with_gate_ks(opts.output.k, gates)
     check_evalplus_results(evalplus_results, opts.dataset)
-    outcomes = generate.run(opts, RichGenerationProgress())  # the generator's engine is closed by now
+    outcomes = [r.outcome for r in api.run_generation(opts, RichGenerationProgress())]  # engine closed by now
     tripped = []
     with _judge(rerank, outcomes) as judge:
         for outcome in outcomes:

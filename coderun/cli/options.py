@@ -1,8 +1,8 @@
-"""Options shared by several commands, each declared once, and the option objects built from them.
+"""Options shared by several commands, each declared once.
 
-Each `*_options` decorator adds one part's flags; the matching `take_*` pops them from the command's
-keyword arguments into the library's option object (orchestrate/options.py). Choices come from the
-registries (datasets, sandbox providers), so a new dataset or provider needs no edit here.
+Each `*_options` decorator adds one part's flags; the commands hand them to the Python API (coderun/api.py),
+which builds the library's option objects (orchestrate/options.py). Choices come from the registries
+(datasets, sandbox providers), so a new dataset or provider needs no edit here.
 """
 
 from __future__ import annotations
@@ -59,38 +59,3 @@ def execution_options(f):
                      help="HumanEval+/MBPP+: run every input (not only up to the first failing one) and record "
                           "how many of each tier passed."),
     ])
-
-
-def split_ids(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def take_dataset(kw: dict, name: str):
-    """DatasetSelection from the popped dataset flags (those the command has)."""
-    from coderun.orchestrate.options import DatasetSelection
-
-    return DatasetSelection(name=name, path=kw.pop("dataset_path"), from_hub=kw.pop("from_hub", False),
-                            challenge_tests=kw.pop("challenge_tests", False), task_ids=split_ids(kw.pop("task_ids")))
-
-
-def take_execution(kw: dict):
-    """ExecutionOptions from the popped execution flags; --memory is checked here (exit 2 before anything runs)."""
-    from coderun.orchestrate.options import ExecutionOptions
-
-    execution = ExecutionOptions(timeout=kw.pop("timeout"), workers=kw.pop("workers"), provider=kw.pop("provider"),
-                                 memory=kw.pop("memory"), ray=kw.pop("ray"), all_inputs=kw.pop("all_inputs"))
-    execution.memory_bytes  # noqa: B018 - parses, or raises InputError naming --memory
-    return execution
-
-
-def take_output(kw: dict, gate_ks: list[int] | None = None):
-    """OutputOptions from --out and --k; the gates' ks join an explicit --k (validated before the run)."""
-    from coderun.orchestrate.options import OutputOptions
-    from coderun.summary import parse_ks
-
-    ks = parse_ks(kw.pop("k_text"))
-    if ks and gate_ks:
-        ks = sorted(set(ks) | set(gate_ks))
-    return OutputOptions(out=kw.pop("out"), k=ks)

@@ -1,17 +1,21 @@
-"""--fail-under, --junit and --json for the commands that finish a run (evaluate; humaneval/mbpp too).
+"""--fail-under, --junit, --json and --mlflow for the commands that finish a run (evaluate; humaneval/mbpp too).
 
-`output_options` adds the options; the gates' ks join an explicit --k before the run (cli/options.py
-take_output), so they are validated (exit 2) before anything executes; `finish_run` prints the table or the JSON, writes the
-JUnit file and evaluates the gates after the run. The caller then raises for an incomplete run (exit 1)
-before `gates.raise_if_tripped` (exit 3).
+`output_options` adds the options; the gates' ks join an explicit --k before the run (the commands'
+`with_gate_ks`), so they are validated (exit 2) before anything executes; `finish_run` prints the table or
+the JSON, writes the JUnit file, evaluates the gates and, with --mlflow (kept in the click context,
+cli/track.py), logs the run to MLflow. The caller then raises for an incomplete run (exit 1) before
+`gates.raise_if_tripped` (exit 3).
 """
 
 from __future__ import annotations
 
 import click
 
+from coderun.cli.track import log_run_if_wanted, mlflow_option
+
 
 def output_options(f):
+    f = mlflow_option(f)
     f = click.option("--evalplus-results", "evalplus_results", type=click.Path(dir_okay=False),
                      help="HumanEval+/MBPP+: also write EvalPlus's eval_results.json shape to this file.")(f)
     f = click.option("--json", "as_json", is_flag=True,
@@ -27,6 +31,11 @@ def parse_gates(fail_under: tuple[str, ...]) -> list:
     from coderun.gates import parse_fail_under
 
     return [parse_fail_under(text) for text in fail_under]
+
+
+def with_gate_ks(ks: list[int] | None, gates: list) -> list[int] | None:
+    """The gates' ks join an explicit --k, so they are validated (exit 2) before anything runs."""
+    return sorted(set(ks) | {g.k for g in gates}) if ks and gates else ks
 
 
 def check_evalplus_results(path: str | None, dataset) -> None:
@@ -65,4 +74,5 @@ def finish_run(outcome, gates: list, junit: str | None, as_json: bool, evalplus_
         print_gates(results)
         if gates and not complete:
             click.echo("quality gates not evaluated: the run is incomplete", err=True)
+    log_run_if_wanted(outcome.run_dir)  # --mlflow: one warning line at worst, never the result
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coderun.cli import main
+from coderun.cli.track import log_run_if_wanted, mlflow_option
 from coderun.generate.base import judge_backend_names
 from coderun.rerank import method_names  # the registry's table only: no reranker is imported
 
@@ -75,6 +76,7 @@ def run_rerank(run_dir: str, options, as_json: bool = False, dataset_path: str |
 @judge_options
 @click.option("--dataset-path", type=click.Path(dir_okay=False), help="The run's dataset file, if not the shipped one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rerank block as JSON.")
+@mlflow_option
 def rerank_command(run_dir, method, dataset_path, as_json, **kw):
     """Pick 1 of n per problem in a finished RUN_DIR, without generating or evaluating again."""
     from coderun.report.console import print_json
@@ -83,3 +85,4 @@ def rerank_command(run_dir, method, dataset_path, as_json, **kw):
     block = run_rerank(run_dir, options, as_json, dataset_path)
     if as_json:
         print_json(block)
+    log_run_if_wanted(run_dir)  # --mlflow: into the run's MLflow run, with the rerank figures

@@ -220,9 +220,9 @@ class ExecutionStage:
                 yield (s, p, None), limits.job(p.solution, p.test, cpu[s.task_id]["cpu"], memory)
                 continue
             for tier in p.tiers:
-                yield (s, p, tier.name), self._tier_job(s.task_id, p, tier, memory)
+                yield (s, p, tier.name), self.tier_job(s.task_id, p, tier, memory)
 
-    def _tier_job(self, task: str, program: Program, tier: CallTier, memory: int) -> Job:
+    def tier_job(self, task: str, program: Program, tier: CallTier, memory: int) -> Job:
         key = (task, tier.name)
         if key not in self._calls:  # built once per task and tier: every sample shares the blobs
             ref = self.references.tier(task, tier.name)

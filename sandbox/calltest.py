@@ -5,6 +5,7 @@ A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record
 "judge": blob (source defining make_judge(spec, expected, inputs) -> check(index, got) -> None | why not),
 "digest_over": in record mode, outputs whose text is longer are recorded as a digest (plaindata.Digest),
 "digest_at": inputs whose expected value is a digest, for which the sample's process sends its value's digest,
+"calls_cpu": the tier's limit on the CPU its calls take together (encoding the values excluded),
 "spec": the judge's parameters, "limits": per-input CPU seconds, "mode": "value" | "not_none",
 "all": run every input (else stop at the first that fails), "skip": inputs not to judge}.
 
@@ -87,6 +88,9 @@ class Call:
         self.next = 0  # the input whose frame comes next
         self.started_cpu = None  # the child's CPU time when it began calling (its S frame)
         self.passed = 0
+        self.calls_cpu_limit = float(spec.get("calls_cpu") or 0)  # the tier's limit on its calls' CPU (0: none)
+        self.calls_cpu = 0.0  # CPU the calls took, as the sample's process reports it (encoding excluded)
+        self.over_tier = False
         self.failure = None  # (index, reason) of the first failing input
         self.outputs: list = []  # record mode: [kind, body, cpu] per input
         self.stop = False
@@ -187,6 +191,10 @@ class Call:
         i = self.next
         self.next += 1
         self.started_cpu = cpu_now() if cpu_now else self.started_cpu
+        self.calls_cpu += _float(cpu_text)
+        if self.calls_cpu_limit and self.calls_cpu > self.calls_cpu_limit and not self.record:
+            self.over_tier, self.stop = True, True  # the tier's calls together took too long: a timeout
+            return
         if self.record:
             self.outputs.append([kind.decode(), body, _float(cpu_text)])
             return
@@ -235,6 +243,9 @@ class Call:
             status = "passed" if ok else base["status"] if base["status"] != "passed" else "failed"
             reason = "" if ok else base["reason"] or f"stopped after {len(self.outputs)} of {n} inputs"
             return {"status": status, "reason": reason, "outputs": self.outputs}
+        if self.over_tier:
+            return {**base, "status": "timeout", "reason": f"CPU limit exceeded ({self.calls_cpu_limit:g} s) by the "
+                                                         f"tier's calls together, at input {self.next - 1} of {n}", **done}
         if timed_out and not (self.failure and self.stop):
             return {**base, "status": "timeout", "reason": f"{base['reason']} for the whole tier, at input "
                                                          f"{self.next} of {n}", **done}

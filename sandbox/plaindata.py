@@ -36,7 +36,7 @@ def to_plain(value, depth: int = 0):
     if t is float:
         return value
     if t is list:
-        return list(value) if _all_str(value) else [to_plain(v, depth + 1) for v in value]
+        return list(value) if _all_json(value) else [to_plain(v, depth + 1) for v in value]
     if t is Digest:
         return {"t": "h", "v": [value.hexdigest, value.kind, value.size]}
     return _tagged(value, t, depth)
@@ -84,7 +84,7 @@ def _type_name(t) -> str:
 def from_plain(data):
     """The value a `to_plain` structure stands for."""
     if type(data) is list:
-        return [from_plain(v) for v in data]
+        return data if _all_scalar(data) else [from_plain(v) for v in data]
     if type(data) is not dict:
         return data
     tag, v = data.get("t"), data.get("v")
@@ -180,6 +180,19 @@ class _Inexact(Exception):
 def _all_str(items) -> bool:
     """Every item an exact str (the common large output: lists of words, or of tuples of them)."""
     return all(type(v) is str for v in items)
+
+
+def _all_json(items) -> bool:
+    """Every item a scalar JSON writes as itself (the common large output: lists of numbers or words)."""
+    return all(type(v) in _JSON_SCALARS and (type(v) is not int or -SAFE_INT < v < SAFE_INT) for v in items)
+
+
+def _all_scalar(items) -> bool:
+    """Every item a decoded JSON scalar: nothing to untag."""
+    return all(type(v) not in (list, dict) for v in items)
+
+
+_JSON_SCALARS = frozenset({str, float, int, bool, type(None)})
 
 
 def normal(value, depth: int = 0):

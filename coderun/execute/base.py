@@ -57,6 +57,7 @@ class Call:
     skip: tuple[int, ...] = ()
     digest_over: int = 0  # record mode: outputs longer than this (as text) are kept as a digest
     digest_at: tuple[int, ...] = ()  # inputs whose expected value is a digest: the sample sends its value's
+    calls_cpu: float = 0.0  # the tier's limit on its calls' CPU together (the job's own limit adds encoding)
 
     def blobs(self) -> list[Blob]:
         return [b for b in (self.inputs, self.expected, self.judge) if b is not None]
@@ -66,7 +67,7 @@ class Call:
                 "expected": self.expected.digest if self.expected else None,
                 "judge": self.judge.digest if self.judge else None, "spec": dict(self.spec), "mode": self.mode,
                 "all": self.run_all, "skip": list(self.skip), "digest_over": self.digest_over,
-                "digest_at": list(self.digest_at)}
+                "digest_at": list(self.digest_at), "calls_cpu": self.calls_cpu}
 
 
 @dataclass(frozen=True)

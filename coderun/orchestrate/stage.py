@@ -31,6 +31,7 @@ from coderun.orchestrate.reference import References, TierReference
 from coderun.records import ResultRow, RowRef, RunConfig, RunDir, Status, now_iso
 from coderun.samples import Sample
 
+ENCODING_ALLOWANCE = 30.0  # CPU seconds a tier's process may spend beyond its calls (encoding their values)
 LOCAL_NODE = socket.gethostname()  # the `node` of rows executed on this machine (Ray rows name their node)
 
 
@@ -231,8 +232,10 @@ class ExecutionStage:
             call = Call(tier.entry_point, Blob(tier.inputs), tuple(input_limits), expected=ref.expected,
                         judge=self._judge_blob(source), spec=tuple(sorted(spec.items())), mode=tier.mode,
                         run_all=self.execution.all_inputs, skip=tuple(sorted(ref.failed)),
-                        digest_at=ref.digests)
-            self._calls[key] = (call, self.bench.tier_cpu(input_limits))
+                        digest_at=ref.digests, calls_cpu=self.bench.tier_cpu(input_limits))
+            # The process may take longer than its calls: encoding large return values is not the sample's
+            # time. The runner holds the calls to the tier's limit; this bounds the whole process.
+            self._calls[key] = (call, round(2 * call.calls_cpu + ENCODING_ALLOWANCE, 3))
         call, cpu = self._calls[key]
         return Job(program.solution, "", cpu=cpu, wall=limits.wall_backstop(cpu), mem=memory, call=call)
 

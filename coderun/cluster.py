@@ -7,6 +7,8 @@ It lives beside both stages, not in either, because the stages never import each
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Any
 
 from coderun.errors import InputError
@@ -26,11 +28,22 @@ def connect(address: str) -> bool:
     ray = ray_module()
     if ray.is_initialized():
         return False
+    # Ray replaces the SIGTERM handler with one that exits at once: coderun's own (cli/__init__.py) unwinds
+    # like Ctrl-C, closing the node pools, so it is put back.
+    kept = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)} if _main_thread() else {}
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise InputError(f"--ray {address}: cannot connect to a Ray cluster ({exc})") from None
+    finally:
+        for signum, handler in kept.items():
+            if handler is not None:
+                signal.signal(signum, handler)
     return True
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def node_label(ip: str, node_id: str) -> str:

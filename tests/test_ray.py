@@ -156,6 +156,8 @@ def test_sigterm_stops_a_ray_run_and_leaves_no_sandbox(cluster, tmp_path):
     from coderun.execute.docker_provider import OWNER_LABEL, owner
 
     out = tmp_path / "run"
+    client = docker.from_env()
+    earlier = {c.id for c in client.containers.list(all=True, filters={"label": OWNER_LABEL})}
     proc = subprocess.Popen([sys.executable, "-m", "coderun", "evaluate", str(DEV_SAMPLES), "--out", str(out),
                              f"--ray={cluster['address']}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
@@ -164,9 +166,8 @@ def test_sigterm_stops_a_ray_run_and_leaves_no_sandbox(cluster, tmp_path):
             break  # both nodes' pools are executing
         time.sleep(0.3)
     assert proc.poll() is None, "the run ended before it could be terminated"
-    client = docker.from_env()
     before = {c.id for c in client.containers.list(filters={"label": OWNER_LABEL})
-              if c.labels[OWNER_LABEL] != owner()}  # the node pools' (this test process's own pools aside)
+              if c.labels[OWNER_LABEL] != owner()} - earlier  # the node pools', started by this run
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 1 and "coderun: terminated (SIGTERM)" in stderr, stderr[-3000:]

@@ -143,6 +143,10 @@ class Call:
             d = plaindata.digest(out)
             if d is not None:
                 return plaindata.dumps(d)
+        if self.record and self.digest_over and _longer_than(out, self.digest_over):
+            d = plaindata.digest(out)  # without writing out its text first: that can be a gigabyte
+            if d is not None:
+                return plaindata.dumps(d)
         body = plaindata.dumps(out)
         if self.record and self.digest_over and len(body) > self.digest_over:
             d = plaindata.digest(out)
@@ -257,6 +261,11 @@ class Call:
         if base["status"] in ("failed", "error"):
             return {**base, **done}  # it never got to (or through) the calls: a crash, an exit, a bad program
         return {"status": "failed", "reason": f"stopped after {self.next} of {n} inputs", **done}
+
+
+def _longer_than(value, chars: int) -> bool:
+    """Whether the value's text is surely longer than `chars` (each item takes at least a character)."""
+    return isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)) and len(value) > chars
 
 
 def _once(read):

@@ -142,10 +142,13 @@ def coderun_first_reference(work: Path) -> tuple[float, int]:
     from coderun.execute.pool import SandboxPool
     from coderun.orchestrate.reference import References
 
+    from coderun.orchestrate.options import ExecutionOptions
+
     bench = datasets.load("humaneval-plus")
     root = work / "reference-cache"
-    with SandboxPool(get_provider("docker"), workers=2) as pool:
-        refs = References(bench, pool.fingerprint, 1 << 30, root=root)
+    memory = ExecutionOptions().for_dataset("humaneval-plus").memory_bytes  # what a run of it uses
+    with SandboxPool(get_provider("docker", memory=memory), workers=2) as pool:
+        refs = References(bench, pool.fingerprint, memory, root=root)
         start = time.perf_counter()
         refs.ensure(pool, [p.task_id for p in bench.problems])
         seconds = time.perf_counter() - start
@@ -192,11 +195,13 @@ def compare(run_dir: Path, results: dict, tasks: set) -> set:
 def bound(run_dir: Path, workers: int, seconds: float) -> None:
     from coderun import datasets
     from coderun.orchestrate.reference import References
+    from coderun.orchestrate.options import ExecutionOptions
     from coderun.records import RunDir
 
     config = RunDir(run_dir).read_config()
     bench = datasets.load("humaneval-plus")
-    refs = References(bench, config.execution.fingerprint, 1 << 30)
+    memory = ExecutionOptions.of_run(config.execution).memory_bytes  # the run's: the cache is keyed by it
+    refs = References(bench, config.execution.fingerprint, memory)
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").open()]
     refs.ensure(None, sorted({r["task_id"] for r in rows}))  # all cached by the run: nothing runs
     distinct = {(r["task_id"], r["program"]) for r in rows if r["base_passed"]}

@@ -15,6 +15,7 @@ own `1 == 1.0 == True` holds on the other side.
 from __future__ import annotations
 
 import json
+import operator
 
 SAFE_INT = 1 << 53
 MAX_DEPTH = 200
@@ -160,8 +161,9 @@ def _feed(h, value, depth: int = 0) -> None:
     if isinstance(value, (list, tuple)):
         items = list(list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value))
         tag = b'{"l":[' if isinstance(value, list) else b'{"t":['
-        if _all_str(items):
-            h.update(tag + json.dumps(items, separators=(",", ":"))[1:].encode("utf-8", "surrogatepass") + b"}")
+        flat = items if _all_str(items) else _flat_numbers(items)
+        if flat is not None:  # the normal form at C speed: a tier's output can be a list of a million numbers
+            h.update(tag + json.dumps(flat, separators=(",", ":"))[1:].encode("utf-8", "surrogatepass") + b"}")
             return
         h.update(tag)
         for i, item in enumerate(items):
@@ -175,6 +177,22 @@ def _feed(h, value, depth: int = 0) -> None:
 
 class _Inexact(Exception):
     pass
+
+
+def _flat_numbers(items):
+    """`normal` of each item, for a list of exact ints, bools and floats (as a list, computed at C speed), or
+    None when some item is of another type. Raises _Inexact for a float that is not an integer (or NaN, inf)."""
+    if not items or not set(map(type, items)) <= _NUMBERS:
+        return None
+    try:
+        ints = list(map(int, items))
+    except (OverflowError, ValueError):  # inf, nan
+        raise _Inexact() from None
+    if not all(map(operator.eq, items, ints)):  # a float with a fraction: exact int == float comparison
+        raise _Inexact()
+    if min(ints) > -SAFE_INT and max(ints) < SAFE_INT:
+        return ints
+    return [n if -SAFE_INT < n < SAFE_INT else {"i": format(n, "x")} for n in ints]
 
 
 def _all_str(items) -> bool:
@@ -193,6 +211,7 @@ def _all_scalar(items) -> bool:
 
 
 _JSON_SCALARS = frozenset({str, float, int, bool, type(None)})
+_NUMBERS = frozenset({int, bool, float})
 
 
 def normal(value, depth: int = 0):

@@ -85,6 +85,31 @@ def test_digest_is_equality_for_exact_values():
     assert plaindata.loads(plaindata.dumps(d("x" * 10_000))) == d("x" * 10_000)
 
 
+def _general_digest(value):
+    """The digest from the normal form built item by item (the definition the fast paths must keep)."""
+    import hashlib
+    import json
+
+    try:
+        text = json.dumps(plaindata.normal(value), separators=(",", ":"))
+    except plaindata._Inexact:
+        return None
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+numbers = st.one_of(st.booleans(), st.integers(), st.integers(-2**60, 2**60).map(float),
+                    st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(numbers, max_size=8), st.lists(st.text(max_size=3), max_size=5), st.lists(values, max_size=3)),
+       st.booleans())
+def test_digest_fast_paths_equal_the_normal_form(items, as_tuple):
+    value = tuple(items) if as_tuple else items
+    d = plaindata.digest(value)
+    assert (d.hexdigest if d is not None else None) == _general_digest(value)
+
+
 # ---- EvalPlus's judge --------------------------------------------------------------------------------------
 
 

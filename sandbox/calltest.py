@@ -143,12 +143,13 @@ class Call:
             d = plaindata.digest(out)
             if d is not None:
                 return plaindata.dumps(d)
-        if self.record and self.digest_over and _longer_than(out, self.digest_over):
-            d = plaindata.digest(out)  # without writing out its text first: that can be a gigabyte
-            if d is not None:
-                return plaindata.dumps(d)
+        if not (self.record and self.digest_over):
+            return plaindata.dumps(out)
+        if _longer_than(out, self.digest_over):  # digested without writing out its text: that can be a gigabyte
+            d = plaindata.digest(out)
+            return plaindata.dumps(d if d is not None else out)  # None: inexact, kept as its value
         body = plaindata.dumps(out)
-        if self.record and self.digest_over and len(body) > self.digest_over:
+        if len(body) > self.digest_over:
             d = plaindata.digest(out)
             return plaindata.dumps(d) if d is not None else body
         return body

@@ -7,7 +7,6 @@ sample `passed` only when the `test` part ran to its end. The sandbox knows noth
 
 from __future__ import annotations
 
-import glob
 import gzip
 import hashlib
 import importlib
@@ -250,18 +249,14 @@ def _import_builtin() -> None:
 
 # --- Reading dataset files: shared by the dataset modules ----------------------------------------------
 #
-# Files go through the `datasets` library, with its Arrow cache under coderun's own cache dir. Its type
-# inference can reject or reshape a file that is fine for us (mixed types in an unused column; strings
-# that look like dates become datetimes), and its errors do not say which row is wrong; so when `datasets`
-# fails, or its rows do not validate, the file is parsed again with the standard library and validated
-# there, which either works or names the row. (One leniency remains: in a column of mixed numbers and
-# numeric strings, `datasets` turns "11" into 11, so an MBPP task_id "11" among ints is accepted.)
+# A local file (shipped or --dataset-path) is parsed with the standard library and validated row by row;
+# the `datasets` library loads the Hugging Face hub's copies (--from-hub), into coderun's own cache dir.
 
 Validator = Callable[[list[dict[str, Any]], str], None]  # (rows, where) -> None, or raises InputError
 
 
 def cache_dir() -> Path:
-    """Where coderun keeps the `datasets` Arrow cache: $XDG_CACHE_HOME/coderun/datasets (~/.cache/...)."""
+    """coderun's cache for datasets (the hub's copies, reference outputs): $XDG_CACHE_HOME/coderun/datasets."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "coderun" / "datasets"
 
@@ -271,18 +266,20 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_dataset_file(path: str | None, default_file: str, validate: Validator,
-                      via_datasets: bool = True) -> tuple[list[dict], str, str]:
+def read_dataset_file(path: str | None, default_file: str, validate: Validator) -> tuple[list[dict], str, str]:
     """Rows of a dataset file (`path`, or the shipped `default_file`), its sha256 and a source label.
-    `via_datasets` False: the standard library only, for files Arrow cannot type (heterogeneous lists)."""
+
+    A local file is parsed with the standard library: it names the bad line, keeps every row exactly as
+    written (Arrow would type heterogeneous lists), and costs milliseconds where loading `datasets` and
+    its Arrow cache costs seconds a run. `datasets` is what loads the hub's copies (`read_hub`)."""
     if path is None:
         with resources.as_file(resources.files("coderun.data") / default_file) as shipped:
-            rows, sha = _read_rows(Path(shipped), str(shipped), validate, via_datasets)
+            rows, sha = _read_rows(Path(shipped), str(shipped), validate)
             return rows, sha, str(shipped)
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError(f"dataset file not found: {path}" if not p.exists() else f"dataset path is not a file: {path}")
-    rows, sha = _read_rows(p.resolve(), str(path), validate, via_datasets)
+    rows, sha = _read_rows(p.resolve(), str(path), validate)
     return rows, sha, str(p.resolve())
 
 
@@ -299,40 +296,16 @@ def read_hub(args: tuple[str, ...], splits: list[str], validate: Validator) -> t
     return rows, hashlib.sha256(canon.encode()).hexdigest(), label
 
 
-def _read_rows(path: Path, where: str, validate: Validator, via_datasets: bool = True) -> tuple[list[dict], str]:
+def _read_rows(path: Path, where: str, validate: Validator) -> tuple[list[dict], str]:
     try:
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read dataset file {where}: {e.strerror or e}") from e
-    sha = hashlib.sha256(data).hexdigest()
-
-    def check(rows: list[dict]) -> list[dict]:
-        if not rows:
-            raise InputError(f"{where}: the dataset file has no rows")
-        validate(rows, where)
-        return rows
-
-    # The plain parse goes first and is authoritative: it names the bad row, and only a file that is
-    # well-formed reaches pyarrow's JSON reader (which can crash the process on some malformed input).
-    plain = check(_rows_via_json(data, where))
-    if not via_datasets:
-        return plain, sha
-    try:
-        rows = check(_rows_via_datasets(path, sha))
-    except Exception:  # the library altered or refused rows the plain parse accepted: keep the plain ones
-        return plain, sha
-    return (rows if rows == plain else plain), sha
-
-
-def _rows_via_datasets(path: Path, sha: str) -> list[dict]:
-    datasets = _quiet_datasets()
-    # The config name carries the content hash: `datasets` keys its cache on path and mtime only, which
-    # would serve stale rows for a file replaced with the same mtime (cp -p). glob.escape because
-    # data_files are glob patterns, and pytest's tmp dirs (and users) have brackets in paths.
-    ds = datasets.load_dataset(
-        "json", name=f"sha256-{sha[:16]}", data_files=glob.escape(str(path)), split="train", cache_dir=str(cache_dir())
-    )
-    return ds.to_list()
+    rows = _rows_via_json(data, where)
+    if not rows:
+        raise InputError(f"{where}: the dataset file has no rows")
+    validate(rows, where)
+    return rows, hashlib.sha256(data).hexdigest()
 
 
 def _quiet_datasets():

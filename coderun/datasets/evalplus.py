@@ -177,8 +177,7 @@ def _loader(cls: type[EvalPlus], default_file: str):
             raise InputError(f"{cls.name} has no option {', '.join(sorted(options))}")
         if from_hub:
             raise InputError(f"{cls.name} is not on the Hugging Face hub; it ships with coderun (or pass --dataset-path)")
-        # Arrow cannot type argument lists of mixed types, so the `datasets` library is not asked.
-        rows, sha, source = read_dataset_file(path, default_file, _validate, via_datasets=False)
+        rows, sha, source = read_dataset_file(path, default_file, _validate)
         return cls([_problem(r, cls.family) for r in rows], source, sha)
 
     return load

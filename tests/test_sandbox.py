@@ -139,3 +139,28 @@ def test_a_pool_started_in_the_background_has_exactly_its_workers():
         assert pool.run_all([Job("x = 1", "assert x == 1", cpu=1, wall=5)])[0].passed
         assert len({c.id for c in sandbox_containers()} - before) == 2
     assert {c.id for c in sandbox_containers()} - before == set()
+
+
+@pytest.mark.docker
+def test_recycled_sandboxes_boot_ahead_and_none_outlives_the_pool():
+    """A sandbox is replaced after max_jobs_per_sandbox jobs by one started ahead of time (PREFETCH jobs
+    before), so the worker does not wait for a container start; every verdict still arrives, each sandbox
+    runs at most max_jobs, and closing the pool leaves no container behind (the spare included)."""
+    from coderun.execute import pool as pool_module
+    from tests.conftest import sandbox_containers
+
+    before = {c.id for c in sandbox_containers()}
+    jobs = [job(GOOD[0] + f"\n# {i}\n", GOOD[1]) for i in range(25)]
+    p = SandboxPool(get_provider("docker"), workers=1, max_jobs_per_sandbox=6)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pool_module, "PREFETCH", 3)
+        with p:
+            verdicts = p.run_all(jobs)
+            successors = [t for t in p._threads if t.name == "pool-successor"]
+    assert [v.status for v in verdicts] == ["passed"] * 25
+    per_sandbox = {}
+    for v in verdicts:
+        per_sandbox[v.sandbox] = per_sandbox.get(v.sandbox, 0) + 1
+    assert len(per_sandbox) == 5 and max(per_sandbox.values()) == 6, per_sandbox
+    assert p.stats["replaced"] >= 4 and len(successors) == 4  # each recycle took a sandbox booted ahead
+    assert {c.id for c in sandbox_containers()} - before == set()

@@ -28,9 +28,8 @@ from coderun import cluster
 from coderun.errors import SandboxError
 from coderun.execute.base import Executor, Job, Verdict
 from coderun.execute.pool import SandboxPool
-from coderun.records import Status
 
-BATCH_PER_WORKER = 4  # jobs per batch, per sandbox of the node: batches long enough to amortise a round trip
+BATCH_PER_WORKER = 32  # jobs per batch, per sandbox of the node: batches long enough to amortise a round trip
 IN_FLIGHT = 3  # batches per node: the node's pool takes jobs from all of them, so a slow job idles no sandbox
 START_TIMEOUT = 600.0  # seconds for a node's pool to start (it may build the sandbox image first)
 
@@ -73,7 +72,7 @@ class NodePool:
             for (batch, i), verdict in self.pool.run(self._items()):
                 self._finished += 1
                 entry = self._batches[batch]
-                entry["out"].append((i, dataclasses.asdict(verdict)))
+                entry["out"].append((i, verdict))
                 if len(entry["out"]) == entry["size"]:
                     entry["done"].set()
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting batch
@@ -84,11 +83,11 @@ class NodePool:
     def info(self) -> dict[str, Any]:
         return {**self.pool.info, "node": self.label, "hostname": socket.gethostname(), "workers": self.pool.workers}
 
-    def run(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    def run(self, batch: list[tuple[int, Job]]) -> list[tuple[int, Verdict]]:
         bid = next(self._ids)
         entry = self._batches[bid] = {"size": len(batch), "out": [], "done": threading.Event()}
         for i, job in batch:
-            self._feed.put(((bid, i), Job(**job)))
+            self._feed.put(((bid, i), job))
         while not entry["done"].wait(1.0) and self._error is None:
             pass
         del self._batches[bid]
@@ -197,9 +196,8 @@ class RayPool(Executor):
             except Exception as exc:  # noqa: BLE001 - the node is gone: its batches go elsewhere
                 self._lose(node, batch, flights, queued, exc)
                 continue
-            for i, fields in results:
+            for i, verdict in results:
                 key, _ = batch[i]
-                verdict = Verdict(**{**fields, "status": Status(fields["status"])})
                 verdict.extra["node"] = node.label
                 self.stats["executed"] += 1
                 for tag in tags.pop(key):
@@ -228,7 +226,7 @@ class RayPool(Executor):
             if node.in_flight >= IN_FLIGHT:
                 return
             batch = [queued.popleft() for _ in range(min(len(queued), node.workers * BATCH_PER_WORKER))]
-            payload = [(i, dataclasses.asdict(job)) for i, (_, job) in enumerate(batch)]
+            payload = [(i, job) for i, (_, job) in enumerate(batch)]  # pickled as they are: Ray's own format
             flights[node.actor.run.remote(payload)] = (node, batch)
             node.in_flight += 1
 

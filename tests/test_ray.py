@@ -103,6 +103,23 @@ def test_a_run_spread_over_two_nodes_matches_a_single_machine_run(cluster, tmp_p
         json.loads((local / "summary.json").read_text())["pass@k"]
 
 
+def test_call_tests_run_over_ray_as_they_run_here(cluster, tmp_path):
+    """HumanEval+ jobs carry a call test (inputs, expected outputs and judge as blobs): they reach the nodes
+    intact, and every tier verdict is the one a local run gives."""
+    samples = tmp_path / "samples.jsonl"
+    picked = [line for line in DEV_SAMPLES.read_text().splitlines() if '"HumanEval/11"' in line][:12]
+    samples.write_text("\n".join(picked) + "\n")
+    runs = {}
+    for name, extra in (("local", []), ("spread", [f"--ray={cluster['address']}"])):
+        out = tmp_path / name
+        result = coderun("evaluate", str(samples), "--dataset", "humaneval-plus", "--out", str(out), *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[name] = {k: (r["status"], r["reason"], r.get("base_status"), r.get("plus_status"))
+                      for k, r in rows(out).items()}
+    assert len(runs["local"]) == 12 and runs["local"] == runs["spread"]
+    assert {v[0] for v in runs["local"].values()} >= {"passed", "failed"}
+
+
 def test_a_node_killed_mid_run_costs_only_its_batches(cluster, tmp_path):
     """A third node joins, takes work, and is killed while the run is going: the run still completes with
     the reference verdicts of the development set, and no sample is counted twice."""

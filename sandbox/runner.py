@@ -389,8 +389,8 @@ def _pids_of_uid(uid: int):
 
 def _warm_up() -> None:
     """Do once here what every child does first, so no child pays for it. Lazily built interpreter state
-    (the compiler's on first use of `compile()`, a text stream's codec, a traceback walk) costs a forked
-    child ~2 ms of copy-on-write page faults each time; built before `gc.freeze()` it is shared instead."""
+    (the compiler's on first use of `compile()`, a traceback walk) costs a forked child ~2 ms of
+    copy-on-write page faults each time; built before `gc.freeze()` it is shared instead."""
     job = {"test": "assert f(1) == 2, 'warm-up'"}
     namespace: dict = {}
     try:

@@ -256,7 +256,7 @@ Validator = Callable[[list[dict[str, Any]], str], None]  # (rows, where) -> None
 
 
 def cache_dir() -> Path:
-    """coderun's cache for datasets (the hub's copies, reference outputs): $XDG_CACHE_HOME/coderun/datasets."""
+    """Where `datasets` caches the hub's copies: $XDG_CACHE_HOME/coderun/datasets (~/.cache/...)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "coderun" / "datasets"
 

@@ -75,7 +75,7 @@ class SandboxPool(Executor):
         for t in list(self._threads):
             t.join(timeout=30)  # a worker may be mid-way through starting a container
         with self._lock:
-            late = list(self._live)  # started by a chore after the first sweep
+            late = [s for s in self._live if s not in live]  # started by a chore after the first sweep
         _close_all(late)
         self.provider.close()
 
@@ -174,9 +174,9 @@ class SandboxPool(Executor):
                 self._live.discard(sandbox)
                 self.stats["replaced"] += 1
 
-    def _in_background(self, name: str, target, *args) -> threading.Thread:
+    def _in_background(self, name: str, target) -> threading.Thread:
         """Start a pool chore (a sandbox starting or being retired) that close() waits for."""
-        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t = threading.Thread(target=target, name=name, daemon=True)
         with self._lock:
             self._threads.append(t)
         t.start()
@@ -192,26 +192,32 @@ def _close_all(sandboxes: list[Sandbox]) -> None:
         t.join()
 
 
-class _Starting:
-    """A worker's next sandbox, started in the background while its current one finishes its last jobs: a
-    container start (~0.4 s) no longer stalls the worker at every recycle."""
+def _thread(name: str, target) -> threading.Thread:
+    t = threading.Thread(target=target, name=name, daemon=True)
+    t.start()
+    return t
 
-    def __init__(self, pool: SandboxPool, index: int):
-        self.sandbox: Sandbox | None = None
+
+class _Background:
+    """fn() on a thread of its own: get() waits for it, then returns its value or raises what it raised.
+    `spawn(name, target)` starts the thread (a pool's _in_background, so that its close() waits for it)."""
+
+    def __init__(self, fn, name: str, spawn=_thread):
+        self.value: Any = None
         self.error: BaseException | None = None
-        self.thread = pool._in_background("pool-successor", self._start, pool, index)
+        self.thread = spawn(name, lambda: self._run(fn))
 
-    def _start(self, pool: SandboxPool, index: int) -> None:
+    def _run(self, fn) -> None:
         try:
-            self.sandbox = pool._start(index)
-        except BaseException as exc:  # noqa: BLE001 - raised in the worker that takes it
+            self.value = fn()
+        except BaseException as exc:  # noqa: BLE001 - raised in whoever calls get()
             self.error = exc
 
-    def get(self) -> Sandbox:
+    def get(self) -> Any:
         self.thread.join()
         if self.error is not None:
             raise self.error
-        return self.sandbox
+        return self.value
 
 
 class PendingPool:
@@ -222,28 +228,15 @@ class PendingPool:
     from start to end, Ctrl-C included. Use as a context manager."""
 
     def __init__(self, make_executor):
-        self._executor: Executor | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._start, args=(make_executor,), name="pool-start", daemon=True)
-        self._thread.start()
-
-    def _start(self, make_executor) -> None:
-        try:
-            executor = make_executor()
-            self._executor = executor.__enter__()
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the pool
-            self._error = exc
+        self._entering = _Background(lambda: make_executor().__enter__(), "pool-start")
 
     def get(self) -> Executor:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._executor
+        return self._entering.get()
 
     def close(self) -> None:
-        self._thread.join()
-        if self._executor is not None:
-            self._executor.close()
+        self._entering.thread.join()
+        if self._entering.value is not None:
+            self._entering.value.close()
 
     def __enter__(self) -> "PendingPool":
         return self
@@ -264,7 +257,7 @@ class _Worker:
         self.sandbox: Sandbox | None = None
         self.inflight: deque[tuple[str, Job, int]] = deque()
         self.done = 0
-        self.next: _Starting | None = None  # the sandbox that takes over at the recycle
+        self.next: _Background | None = None  # the sandbox that takes over at the recycle (booting ahead)
         self.blobs: set[str] = set()  # digests this sandbox holds
 
     def step(self) -> None:
@@ -298,7 +291,8 @@ class _Worker:
         if msg.get("dirty") or self.done >= self.pool.max_jobs:
             self._replace()  # the jobs behind it run in a fresh sandbox, not in a dirty one
         elif self.next is None and self.done >= self.pool.max_jobs - PREFETCH:
-            self.next = _Starting(self.pool, self.index)
+            pool, index = self.pool, self.index  # a container start (~0.4 s) no longer stalls the worker
+            self.next = _Background(lambda: pool._start(index), "pool-successor", spawn=pool._in_background)
 
     def _fill(self) -> None:
         while len(self.inflight) < PIPELINE:
@@ -340,7 +334,8 @@ class _Worker:
     def _replace(self, requeue_head: bool = True) -> None:
         """Retire the sandbox (in the background: nothing more runs in it); jobs still in flight go back to the
         queue unchanged."""
-        self.pool._in_background("pool-retire", self.pool._retire, self.sandbox)
+        retiring = self.sandbox
+        self.pool._in_background("pool-retire", lambda: self.pool._retire(retiring))
         self.sandbox = None
         pending = list(self.inflight) if requeue_head else list(self.inflight)[1:]
         self.inflight.clear()

@@ -163,7 +163,7 @@ class DockerSandbox(ChannelSandbox):
         self.id = ""
         self.name = ""
         self._sock = None
-        self._frames = b""
+        self._frames = bytearray()
         self._closed = threading.Event()
 
     def start(self) -> dict[str, Any]:
@@ -205,15 +205,19 @@ class DockerSandbox(ChannelSandbox):
         return self._sock.recv(1 << 16)
 
     def _feed(self, data: bytes) -> None:
-        """Docker multiplexes stdout and stderr in frames (8-byte header: stream, 0, 0, 0, size)."""
-        self._frames += data
-        while len(self._frames) >= 8:
-            stream, size = self._frames[0], struct.unpack(">I", self._frames[4:8])[0]
-            if len(self._frames) < 8 + size:
-                return
-            payload, self._frames = self._frames[8:8 + size], self._frames[8 + size:]
+        """Docker multiplexes stdout and stderr in frames (8-byte header: stream, 0, 0, 0, size). The buffer
+        is a bytearray consumed once per call: slicing off each frame would copy the rest every time."""
+        frames = self._frames
+        frames += data
+        at = 0
+        while len(frames) - at >= 8:
+            stream, size = frames[at], struct.unpack_from(">I", frames, at + 4)[0]
+            if len(frames) - at < 8 + size:
+                break
             if stream == 1:  # the runner's stderr is diagnostics only, never a verdict
-                super()._feed(payload)
+                super()._feed(bytes(frames[at + 8:at + 8 + size]))
+            at += 8 + size
+        del frames[:at]
 
     def close(self) -> None:
         if self._closed.is_set():

@@ -94,8 +94,9 @@ def test_files_do_not_survive_into_the_next_sample(docker_pool):
 def test_container_is_locked_down(docker_pool):
     import docker
 
-    [info] = [c.attrs for c in sandbox_containers() if c.short_id == docker_pool.run_all(
-        [job("x = 1\n", "pass\n")])[0].sandbox] or [None]
+    # Run first, then list: the pool may have started the sandbox that ran it a moment ago.
+    ran_in = docker_pool.run_all([job("x = 1\n", "pass\n")])[0].sandbox
+    [info] = [c.attrs for c in sandbox_containers() if c.short_id == ran_in]
     host = info["HostConfig"]
     assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]

@@ -240,8 +240,8 @@ def generate(dataset: str = "humaneval", *, models: str | Sequence[str] | None =
              **engine: Any) -> list["Run"]:
     """Generate `n` completions per problem with each of `models` (and `loras`), execute and score them, as
     `coderun humaneval|mbpp` does; one Run per run directory. `dataset` is any registered dataset with a
-    prompt format. `engine`: dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization, revision,
-    api_key_env, concurrency, ray (the CLI's flags of the same names)."""
+    prompt format. `engine`: dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization,
+    enforce_eager, revision, api_key_env, concurrency, ray (the CLI's flags of the same names)."""
     opts = generation_options(
         dataset, models=models, n=n, k=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
         limit=limit, task_ids=task_ids, backend=backend, base_url=base_url, loras=loras, base=base, chat=chat,

@@ -24,7 +24,8 @@ from coderun.errors import InputError
 from tests.conftest import ENGINE, Lent, coderun
 from tests.tiny_model import MEMORISED, build_adapter
 
-CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1"]
+CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1", "--enforce-eager"]
+DEFAULT_ENGINE = CLI_ENGINE[:-1]  # torch.compile, as users run it: one test keeps it
 MAX_TOKENS = 64  # the longest memorised solution (HumanEval/0) is 54 tokens
 
 
@@ -161,7 +162,7 @@ def test_chat_through_the_engine_and_two_models_on_one_warm_pool(engine, tiny_mo
 def test_cli_humaneval_end_to_end_then_rerun_starts_no_engine(tiny_model, tmp_path):
     out = tmp_path / "he"
     cmd = ["humaneval", "--model", str(tiny_model), "--n", "4", "--k", "1,2", "--max-tokens", str(MAX_TOKENS),
-           "--out", str(out), *CLI_ENGINE]
+           "--out", str(out), *DEFAULT_ENGINE]
     first = coderun(*cmd)
     assert first.returncode == 0, first.stderr[-3000:]
     rows = jsonl(out / "results.jsonl")
@@ -170,6 +171,8 @@ def test_cli_humaneval_end_to_end_then_rerun_starts_no_engine(tiny_model, tmp_pa
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["pass@k"]) == {"1", "2"} and summary["complete"]
     assert passed_tasks(out) <= set(MEMORISED) and passed_tasks(out)
+    config = json.loads((out / "config.json").read_text())["generation"]
+    assert config["engine"]["enforce_eager"] is False and "enforce_eager" not in config["backend_info"]["engine"]
 
     started = time.monotonic()
     again = coderun(*cmd)
@@ -192,6 +195,8 @@ def test_cli_mbpp_limit(tiny_model, tmp_path):
     assert len(rows) == 40 and {r["task_id"] for r in rows} == {str(i) for i in range(11, 31)}
     config = json.loads((out / "config.json").read_text())
     assert config["command"] == "mbpp" and config["generation"]["identity"]["prompt"]["style"] == "3shot"
+    assert config["generation"]["engine"]["enforce_eager"] is True  # --enforce-eager reached the engine
+    assert config["generation"]["backend_info"]["engine"]["enforce_eager"] is True
     assert all("[DONE]" not in r["completion"] for r in jsonl(out / "samples.jsonl"))
 
 
@@ -359,8 +364,7 @@ def test_sigterm_shuts_down_like_ctrl_c(tiny_model, tmp_path):
 
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "coderun", "humaneval", "--model", str(tiny_model), "--n", "4", "--temperature", "0.8",
-           "--max-tokens", str(MAX_TOKENS), "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--out", str(out),
-           "--workers", "1"]
+           "--max-tokens", str(MAX_TOKENS), *CLI_ENGINE, "--out", str(out), "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:

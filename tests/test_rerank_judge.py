@@ -175,7 +175,8 @@ def test_cli_judge_in_its_own_engine_process(tiny_model, tmp_path):
     assert evaluate(EvaluateOptions(samples=str(samples), execution=ExecutionOptions(workers=1),
                                    output=OutputOptions(out=str(run)))).summary["complete"]
     result = subprocess.run([sys.executable, "-m", "coderun", "rerank", str(run), "--method", "judge+exec",
-                             "--judge-model", str(tiny_model), "--judge-gpu-memory-utilization", "0.1", "--json"],
+                             "--judge-model", str(tiny_model), "--judge-gpu-memory-utilization", "0.1", "--judge-enforce-eager",
+                              "--json"],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     block = json.loads(result.stdout)
@@ -196,7 +197,8 @@ def test_cli_humaneval_judge_defaults_to_the_generating_model(tiny_model, tmp_pa
     out = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "coderun", "humaneval", "--model", str(tiny_model), "--limit", "3",
                              "--n", "2", "--max-tokens", "64", "--dtype", "float32", "--gpu-memory-utilization",
-                             "0.1", "--rerank", "judge", "--judge-gpu-memory-utilization", "0.1", "--out", str(out),
+                             "0.1", "--enforce-eager", "--rerank", "judge", "--judge-gpu-memory-utilization", "0.1",
+                             "--judge-enforce-eager", "--out", str(out),
                              "--json"], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     block = json.loads(result.stdout)["rerank"]

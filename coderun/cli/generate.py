@@ -32,6 +32,9 @@ def generation_options(f):
                      help="vllm: share of accelerator memory (CPU build: of CPU memory) to reserve "
                           "[default: 0.9 on GPU, 0.5 on CPU]."),
         click.option("--max-model-len", type=click.IntRange(1), help="vllm: context length."),
+        click.option("--enforce-eager", is_flag=True,
+                     help="vllm: no torch.compile or CUDA graphs: the engine starts in about half the time and "
+                          "decodes slower (small runs, debugging)."),
         click.option("--dtype", default="auto", show_default=True, help="vllm: weights and activations dtype."),
         click.option("--tensor-parallel-size", type=click.IntRange(1), default=1, show_default=True),
         click.option("--response-prefix", default="", help="--chat: text the assistant's reply starts with."),

@@ -18,6 +18,7 @@ def judge_options(f):
                      help="Compare the top K candidates pairwise (both orders) to break ties; 0: off."),
         click.option("--judge-chat", is_flag=True, help="Ask the judge through its chat template."),
         click.option("--judge-max-model-len", type=click.IntRange(1), help="vllm judge: context length."),
+        click.option("--judge-enforce-eager", is_flag=True, help="vllm judge: as --enforce-eager, for its engine."),
         click.option("--judge-gpu-memory-utilization", type=click.FloatRange(0.01, 1.0),
                      help="vllm judge: share of accelerator (CPU build: CPU) memory for its engine."),
         click.option("--judge-base-url", help="openai judge: the server's API root."),
@@ -52,7 +53,8 @@ def rerank_settings(kw: dict, default_model: str | None = None, default_backend:
                       judge_base_url=judge["judge_base_url"] or (default_base_url if backend == "openai" else None),
                       judge_chat=judge["judge_chat"], judge_pairwise=judge["judge_pairwise"],
                       judge_max_model_len=judge["judge_max_model_len"],
-                      judge_gpu_memory_utilization=judge["judge_gpu_memory_utilization"])
+                      judge_gpu_memory_utilization=judge["judge_gpu_memory_utilization"],
+                      judge_enforce_eager=judge["judge_enforce_eager"])
     from coderun.orchestrate.rerank import check_options
 
     check_options(options)

@@ -113,6 +113,7 @@ class EngineOptions:
     max_model_len: int | None = None
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float | None = None  # None: 0.5 on vLLM's CPU build, 0.9 on a GPU
+    enforce_eager: bool = False  # vLLM without torch.compile and CUDA graphs: starts faster, decodes slower
     revision: str | None = None
     seed: int = 0
     max_lora_rank: int = 0  # 0: no LoRA

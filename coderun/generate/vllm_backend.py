@@ -69,6 +69,8 @@ def engine_args(opts: EngineOptions) -> dict[str, Any]:
                 seed=opts.seed, enable_prefix_caching=True, revision=opts.revision, **opts.extra)
     if opts.max_model_len:
         args["max_model_len"] = opts.max_model_len
+    if opts.enforce_eager:
+        args["enforce_eager"] = True
     if opts.max_lora_rank:
         args.update(enable_lora=True, max_lora_rank=next(r for r in LORA_RANKS if r >= opts.max_lora_rank),
                     max_loras=1)

@@ -53,6 +53,7 @@ class GenerateOptions:
     max_model_len: int | None = None
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float | None = None
+    enforce_eager: bool = False
     revision: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -194,6 +195,7 @@ class Session:
         return gen.EngineOptions(model=model, dtype=o.dtype, max_model_len=o.max_model_len,
                                  tensor_parallel_size=o.tensor_parallel_size,
                                  gpu_memory_utilization=o.gpu_memory_utilization, revision=o.revision, seed=o.seed,
+                                 enforce_eager=o.enforce_eager,
                                  max_lora_rank=max(ranks, default=0), base_url=o.base_url,
                                  api_key_env=o.api_key_env, concurrency=o.concurrency, samples=o.samples,
                                  benchmark=self.bench)
@@ -271,7 +273,7 @@ class TargetRun:
     def _config(self, identity: dict, old: RunConfig | None) -> RunConfig:
         o, s = self.s.opts, self.s
         engine = {"tensor_parallel_size": o.tensor_parallel_size, "gpu_memory_utilization": o.gpu_memory_utilization,
-                  "revision": o.revision, "seed": o.seed, "base_url": o.base_url}
+                  "enforce_eager": o.enforce_eager, "revision": o.revision, "seed": o.seed, "base_url": o.base_url}
         backend_info = (old.generation or {}).get("backend_info", {}) if old else {}
         return RunConfig(
             command=s.info.command or o.dataset.name, coderun_version=coderun.__version__, created=now_iso(),

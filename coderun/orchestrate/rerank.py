@@ -139,7 +139,8 @@ def _open_judge(options: Options, run_path: Path):
         return BackendJudge(create("openai", EngineOptions(model=options.judge_model, base_url=options.judge_base_url,
                                                            api_key_env=options.judge_api_key_env)))
     engine = {"backend": "vllm", "model": options.judge_model, "max_model_len": options.judge_max_model_len,
-              "gpu_memory_utilization": options.judge_gpu_memory_utilization}
+              "gpu_memory_utilization": options.judge_gpu_memory_utilization,
+              "enforce_eager": options.judge_enforce_eager}
     return ProcessJudge(engine, run_path / "rerank" / "judge.log")
 
 

@@ -68,6 +68,7 @@ class Options:
     judge_pairwise: int = 0  # > 1: a pairwise tie-break among the top this many candidates
     judge_max_model_len: int | None = None
     judge_gpu_memory_utilization: float | None = None
+    judge_enforce_eager: bool = False
 
     def judge_identity(self) -> dict[str, Any]:
         return {"model": self.judge_model, "backend": self.judge_backend, "chat": self.judge_chat}

@@ -182,3 +182,17 @@ class Lent:
 
     def close(self) -> None:
         pass
+
+
+def session_processes(sid: int) -> list[str]:
+    """Processes still alive in session `sid` (the coderun run and everything it started), by name."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: the session id
+            found.append(stat.split("(", 1)[1].rsplit(")", 1)[0])
+    return found

@@ -9,7 +9,6 @@ openai backend's tests. Several engines share the machine, so each reserves a sm
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 
 from coderun.datasets.humaneval import STOP_SEQUENCES
 from coderun.errors import InputError
-from tests.conftest import ENGINE, Lent, coderun
+from tests.conftest import ENGINE, Lent, coderun, session_processes
 from tests.tiny_model import MEMORISED, build_adapter
 
 CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1", "--enforce-eager"]
@@ -337,20 +336,6 @@ def test_openai_backend_retries_and_falls_back_to_single_completions():
     assert backend.retries >= 1 and not backend.n_supported
 
 
-def _session_processes(sid: int) -> list[str]:
-    """Processes still alive in session `sid` (the coderun run and everything it started), by name."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[3]) == sid and fields[0] != "Z":  # field 6 of stat: the session id
-            found.append(stat.split("(", 1)[1].rsplit(")", 1)[0])
-    return found
-
-
 @pytest.mark.vllm
 @pytest.mark.docker
 @pytest.mark.slow
@@ -372,14 +357,14 @@ def test_sigterm_shuts_down_like_ctrl_c(tiny_model, tmp_path):
             break  # the engine is generating and the sandbox pool is executing
         time.sleep(0.5)
     assert proc.poll() is None, proc.communicate()
-    assert any(name.startswith("VLLM") for name in _session_processes(proc.pid))  # the engine runs in children
+    assert any(name.startswith("VLLM") for name in session_processes(proc.pid))  # the engine runs in children
     owner = docker.from_env().containers.list(filters={"label": OWNER_LABEL})
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 1, stderr
     assert f"coderun: terminated ({signal.Signals(signum).name})" in stderr and "Traceback" not in stderr
     time.sleep(1)
-    assert _session_processes(proc.pid) == []  # no engine process, no judge, nothing of the run
+    assert session_processes(proc.pid) == []  # no engine process, no judge, nothing of the run
     ours = [c for c in owner if c.labels.get(OWNER_LABEL, "").endswith(f":{proc.pid}")]
     alive = {c.id for c in docker.from_env().containers.list(all=True, filters={"label": OWNER_LABEL})}
     assert ours and not {c.id for c in ours} & alive  # its sandboxes were there, and are gone

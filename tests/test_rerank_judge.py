@@ -22,7 +22,7 @@ from coderun import datasets
 from coderun.rerank.base import Candidate, Context, FeatureStore, Options
 from coderun.rerank.judge import (JudgeReranker, anonymise, choice_probability, pair_outcome, pairwise_prompt,
                                   pointwise_prompt)
-from tests.conftest import Lent
+from tests.conftest import Lent, session_processes
 
 BENCH = datasets.load("humaneval")
 PROBLEM = BENCH.get("HumanEval/2")
@@ -193,17 +193,23 @@ def test_cli_judge_in_its_own_engine_process(tiny_model, tmp_path):
 
 @pytest.mark.vllm
 @pytest.mark.docker
-def test_cli_humaneval_judge_defaults_to_the_generating_model(tiny_model, tmp_path):
+def test_cli_humaneval_judge_defaults_to_the_generating_model_and_asks_its_engine(tiny_model, tmp_path):
+    """No judge engine options: the judge asks the generating engine, kept running for it (no second engine
+    process, no judge.log), and the engine is gone when the command ends."""
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "coderun", "humaneval", "--model", str(tiny_model), "--limit", "3",
+    proc = subprocess.Popen([sys.executable, "-m", "coderun", "humaneval", "--model", str(tiny_model), "--limit", "3",
                              "--n", "2", "--max-tokens", "64", "--dtype", "float32", "--gpu-memory-utilization",
-                             "0.1", "--enforce-eager", "--rerank", "judge", "--judge-gpu-memory-utilization", "0.1",
-                             "--judge-enforce-eager", "--out", str(out),
-                             "--json"], capture_output=True, text=True, timeout=900)
+                             "0.1", "--enforce-eager", "--rerank", "judge", "--out", str(out), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout, stderr = proc.communicate(timeout=900)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-3000:]
     block = json.loads(result.stdout)["rerank"]
     assert block["information"]["judge_model"] == str(tiny_model)
     assert block["num_problems"] == 3 and block["stats"]["judge_calls"] >= 3
+    assert not (out / "rerank" / "judge.log").exists()  # a judge process of its own would log there
+    assert result.stderr.count("vLLM: ") == 1  # the one engine, named once at its start
+    assert session_processes(proc.pid) == []  # the generating engine did not outlive the command
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rerank"]["rerank@1"] == block["rerank@1"]
     # the memorised problems (HumanEval/0 and /2 here) are solved by every greedy sample: picked either way

@@ -76,25 +76,39 @@ def _run(dataset: str, prompt_style: str | None, kw: dict) -> None:
         k=kw.pop("k_text"), plus_details=kw.pop("all_inputs"), **kw)
     opts.output.k = with_gate_ks(opts.output.k, gates)
     check_evalplus_results(evalplus_results, opts.dataset)
-    outcomes = [r.outcome for r in api.run_generation(opts, RichGenerationProgress())]  # engine closed by now
-    tripped = []
-    with _judge(rerank, outcomes) as judge:
-        for outcome in outcomes:
-            if not opts.execute:
-                click.echo(f"{outcome.run_dir}: {outcome.notes[0]} (not executed: --no-execute)")
-                continue
-            if rerank is not None and outcome.summary.get("complete"):
-                outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
-                                                       dataset_path=opts.dataset.path, judge=judge)
-            single = len(outcomes) == 1  # one file each: with several runs, use their run directories
-            tripped.append(finish_run(outcome, gates, junit if single else None, as_json,
-                                      evalplus_results if single else None))
+    with _generator_for_judge(rerank, opts) as generator:
+        outcomes = _generate(opts, generator)  # the engine is closed by now, unless the judge will ask it
+        with _judge(rerank, outcomes, generator) as judge:
+            tripped = _finish(opts, outcomes, rerank, judge, gates, junit, as_json, evalplus_results)
     incomplete = [o.run_dir for o in outcomes if opts.execute and not o.summary.get("complete")]
     if incomplete:
         raise CoderunError(f"incomplete run ({', '.join(incomplete)}): harness errors or missing verdicts; "
                            "run the same command again to retry them")
     for results in tripped:
         raise_if_tripped(results)
+
+
+def _generate(opts, generator) -> list:
+    from coderun.generate.base import create
+    from coderun.orchestrate import generate as orchestrator
+
+    return orchestrator.run(opts, RichGenerationProgress(), generator.create if generator else create)
+
+
+def _finish(opts, outcomes, rerank, judge, gates, junit, as_json, evalplus_results) -> list:
+    """Rerank, print and write each run's reports; the results of the runs whose gates tripped."""
+    tripped = []
+    for outcome in outcomes:
+        if not opts.execute:
+            click.echo(f"{outcome.run_dir}: {outcome.notes[0]} (not executed: --no-execute)")
+            continue
+        if rerank is not None and outcome.summary.get("complete"):
+            outcome.summary["rerank"] = run_rerank(outcome.run_dir, rerank, as_json=True,
+                                                   dataset_path=opts.dataset.path, judge=judge)
+        single = len(outcomes) == 1  # one file each: with several runs, use their run directories
+        tripped.append(finish_run(outcome, gates, junit if single else None, as_json,
+                                  evalplus_results if single else None))
+    return tripped
 
 
 def dataset_for(command: str, variant: str | None) -> str:
@@ -106,7 +120,23 @@ def dataset_for(command: str, variant: str | None) -> str:
 
 
 @contextmanager
-def _judge(rerank, outcomes):
+def _generator_for_judge(rerank, opts):
+    """A keeper of the generating engine when the judge is the generating model (it asks that engine rather
+    than loading the model again in a process of its own), else None; the engine is closed on the way out."""
+    from coderun.orchestrate.rerank import GeneratorKeeper, judge_is_generator
+
+    if not judge_is_generator(rerank, opts):
+        yield None
+        return
+    keeper = GeneratorKeeper()
+    try:
+        yield keeper
+    finally:
+        keeper.close()
+
+
+@contextmanager
+def _judge(rerank, outcomes, generator=None):
     """One judge engine for every run directory of this command, started when first asked, closed at the end."""
     if rerank is None or rerank.method not in ("judge", "judge+exec") or not outcomes:
         yield None
@@ -115,7 +145,7 @@ def _judge(rerank, outcomes):
 
     from coderun.orchestrate.rerank import SharedJudge
 
-    judge = SharedJudge(rerank, Path(outcomes[0].run_dir))
+    judge = SharedJudge(rerank, Path(outcomes[0].run_dir), generator)
     try:
         yield judge
     finally:

@@ -115,20 +115,74 @@ def _opener(stack: ExitStack, given, open_):
 
 class SharedJudge:
     """One judge for several run directories (a model with LoRA variants): started on the first question,
-    closed by the caller once."""
+    closed by the caller once. With `generator` holding the generating engine, the judge asks that engine."""
 
-    def __init__(self, options: Options, log_dir: Path):
-        self.options, self.log_dir, self.client = options, log_dir, None
+    def __init__(self, options: Options, log_dir: Path, generator: "GeneratorKeeper | None" = None):
+        self.options, self.log_dir, self.client, self.generator = options, log_dir, None, generator
 
     def ask(self, prompts: list[dict]) -> list[dict]:
         if self.client is None:
-            self.client = _open_judge(self.options, self.log_dir)
+            if self.generator is not None and self.generator.backend is not None:
+                from coderun.rerank.judge_client import BackendJudge
+
+                self.client = BackendJudge(Borrowed(self.generator.backend))
+            else:
+                self.client = _open_judge(self.options, self.log_dir)
         return self.client.ask(prompts)
 
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+def judge_is_generator(options: Options | None, generation) -> bool:
+    """Whether the judge can ask the generating engine (generation: GenerateOptions): a vLLM judge of the one
+    generating model, on one local engine, with no engine options of its own (those ask for its own engine)."""
+    return (options is not None and options.method in JUDGED and options.judge_backend == "vllm"
+            and generation.backend == "vllm" and not generation.execution.ray
+            and generation.models == [options.judge_model] and options.judge_max_model_len is None
+            and options.judge_gpu_memory_utilization is None and not options.judge_enforce_eager)
+
+
+class GeneratorKeeper:
+    """A backend factory (generate.base.create's signature) that keeps the engine it made running after the
+    generation session lets go of it, so that a judge of the same model asks it rather than loading the
+    model a second time. One engine at a time; close() frees it."""
+
+    def __init__(self):
+        self.backend = None
+
+    def create(self, name: str, opts):
+        from coderun.generate.base import create
+
+        self.close()
+        self.backend = create(name, opts)
+        return Borrowed(self.backend)
+
+    def close(self) -> None:
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            backend.close()
+
+
+class Borrowed:
+    """A backend lent out: everything passes through but close(), which stays with its owner."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
 
 
 def _open_judge(options: Options, run_path: Path):

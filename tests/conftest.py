@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from coderun.orchestrate.rerank import Borrowed
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEV_SAMPLES = SHARED_DATA / "codegen16b-humaneval-dev.jsonl"
@@ -165,23 +167,17 @@ def _wait_healthy(proc, port: int, log: Path, timeout: float = 400) -> None:
 
 
 
-class Lent:
-    """The session's engine lent to in-process runs, which must not close it; counts the requests it
-    passes on."""
+class Lent(Borrowed):
+    """The session's engine lent to in-process runs, which must not close it (the product's Borrowed);
+    counts the requests it passes on."""
 
     def __init__(self, inner):
-        self.inner, self.requests = inner, 0
-        self.name, self.verbatim = inner.name, inner.verbatim
+        super().__init__(inner)
+        self.requests = 0
 
     def generate(self, requests, sampling, adapter=None):
         self.requests += len(requests)
-        return self.inner.generate(requests, sampling, adapter)
-
-    def info(self):
-        return self.inner.info()
-
-    def close(self) -> None:
-        pass
+        return self._inner.generate(requests, sampling, adapter)
 
 
 def session_processes(sid: int) -> list[str]:
@@ -189,7 +185,7 @@ def session_processes(sid: int) -> list[str]:
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            stat = open(f"/proc/{pid}/stat").read()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()

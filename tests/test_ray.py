@@ -155,8 +155,8 @@ def test_generation_is_data_parallel_over_the_nodes(cluster, tiny_model, tmp_pat
     (the memorised problems pass, the others fail), and config.json names both engines' nodes."""
     out = tmp_path / "run"
     result = coderun("humaneval", "--model", str(tiny_model), "--limit", "6", "--max-tokens", "64", "--dtype",
-                     "float32", "--gpu-memory-utilization", "0.1", "--enforce-eager", "--out", str(out), f"--ray={cluster['address']}",
-                     "--json")
+                     "float32", "--gpu-memory-utilization", "0.1", "--enforce-eager", "--out", str(out),
+                     f"--ray={cluster['address']}", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     passed = {key[0] for key, r in rows(out).items() if r["passed"]}
     assert passed == {"HumanEval/0", "HumanEval/2", "HumanEval/4"}

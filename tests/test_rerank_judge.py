@@ -175,8 +175,8 @@ def test_cli_judge_in_its_own_engine_process(tiny_model, tmp_path):
     assert evaluate(EvaluateOptions(samples=str(samples), execution=ExecutionOptions(workers=1),
                                    output=OutputOptions(out=str(run)))).summary["complete"]
     result = subprocess.run([sys.executable, "-m", "coderun", "rerank", str(run), "--method", "judge+exec",
-                             "--judge-model", str(tiny_model), "--judge-gpu-memory-utilization", "0.1", "--judge-enforce-eager",
-                              "--json"],
+                             "--judge-model", str(tiny_model), "--judge-gpu-memory-utilization", "0.1",
+                             "--judge-enforce-eager", "--json"],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     block = json.loads(result.stdout)
@@ -202,13 +202,12 @@ def test_cli_humaneval_judge_defaults_to_the_generating_model_and_asks_its_engin
                              "0.1", "--enforce-eager", "--rerank", "judge", "--out", str(out), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     stdout, stderr = proc.communicate(timeout=900)
-    result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-    assert result.returncode == 0, result.stderr[-3000:]
-    block = json.loads(result.stdout)["rerank"]
+    assert proc.returncode == 0, stderr[-3000:]
+    block = json.loads(stdout)["rerank"]
     assert block["information"]["judge_model"] == str(tiny_model)
     assert block["num_problems"] == 3 and block["stats"]["judge_calls"] >= 3
     assert not (out / "rerank" / "judge.log").exists()  # a judge process of its own would log there
-    assert result.stderr.count("vLLM: ") == 1  # the one engine, named once at its start
+    assert stderr.count("vLLM: ") == 1  # the one engine, named once at its start
     assert session_processes(proc.pid) == []  # the generating engine did not outlive the command
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rerank"]["rerank@1"] == block["rerank@1"]

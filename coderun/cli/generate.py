@@ -138,13 +138,13 @@ def _generator_for_judge(rerank, opts):
 @contextmanager
 def _judge(rerank, outcomes, generator=None):
     """One judge engine for every run directory of this command, started when first asked, closed at the end."""
-    if rerank is None or rerank.method not in ("judge", "judge+exec") or not outcomes:
-        yield None
-        return
     from pathlib import Path
 
-    from coderun.orchestrate.rerank import SharedJudge
+    from coderun.orchestrate.rerank import JUDGED, SharedJudge
 
+    if rerank is None or rerank.method not in JUDGED or not outcomes:
+        yield None
+        return
     judge = SharedJudge(rerank, Path(outcomes[0].run_dir), generator)
     try:
         yield judge

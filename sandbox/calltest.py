@@ -1,5 +1,5 @@
-"""Call tests for the runner (standard library only): call one function of the sample on a list of inputs, in
-the sample's process, and judge each return value in the runner's, where the sample cannot reach.
+"""The call-test driver (standard library only): call one function of the sample on a list of inputs in the
+sample's process, and judge each return value in the runner's, which the sample cannot reach.
 
 A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record the outputs instead),
 "judge": blob (source defining make_judge(spec, expected, inputs) -> check(index, got) -> None | why not),
@@ -9,14 +9,15 @@ A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record
 "spec": the judge's parameters, "limits": per-input CPU seconds, "mode": "value" | "not_none",
 "all": run every input (else stop at the first that fails), "skip": inputs not to judge}.
 
-The sample's process sends, per input, one frame on its verdict pipe: the per-job nonce, a kind byte, the
-payload's length (8 hex digits), and "index cpu_seconds body": V (the return value as plain data,
-plaindata.py), X (it raised: the reason), T (its input's CPU limit fired), N (not plain data: the type); before
-each, C: the call returned and its value is being encoded, which no input's limit is charged for (the tier's is).
-Nothing in a frame can make a wrong value pass: the expected values never leave the runner, the value is
-compared as decoded data, and frames out of order are a failure. The runner also kills the sample when an
-input overruns its limit by more than SLACK (a sample that blocks SIGPROF), and the job's own CPU limit
-bounds the whole tier.
+The sample's process receives its code, the entry point, the inputs and their limits, and nothing else: it is
+forked from the zygote (zygote.py), which never held an expected value, a judge or another job's data. Per
+input it sends one frame (frames.py) on its verdict pipe, "index cpu_seconds body": V (the return value as
+plain data, plaindata.py), X (it raised: the reason), T (its input's CPU limit fired), N (not plain data: the
+type); before each, C: the call returned and its value is being encoded, which no input's limit is charged
+for (the tier's is); S when the calls begin, D when all are done. Any frame may be the sample's own, and none
+can make a wrong value pass: the expected values are not in its process, each value is compared here as
+decoded data, and frames out of order fail. The runner also kills the sample when an input overruns its limit
+by more than SLACK (a sample that blocks SIGPROF), and the job's own CPU limit bounds the whole tier.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import reprlib
 import signal
 import time
 
+import frames
 import plaindata
 
 SLACK = 0.5  # CPU seconds past an input's limit before the runner kills (the child's own timer fires first)
@@ -34,8 +36,8 @@ SHORT = 80  # characters of an input, expected or got value in a reason
 
 
 class Blobs:
-    """Data jobs name by digest, sent once per runner: inputs and expected values decoded once, judges
-    compiled once."""
+    """Data jobs name by digest, sent once per runner and kept in the runner alone: inputs and expected values
+    decoded once, judges compiled once. A sample's process gets the text of its own inputs, nothing else."""
 
     def __init__(self):
         self.raw: dict[str, str] = {}
@@ -47,17 +49,17 @@ class Blobs:
 
     def value(self, digest: str):
         if digest not in self.values:
-            self.values[digest] = plaindata.loads(self._raw(digest))
+            self.values[digest] = plaindata.loads(self.raw_text(digest))
         return self.values[digest]
 
     def judge(self, digest: str):
         if digest not in self.judges:
             namespace: dict = {"__name__": "coderun_judge"}
-            exec(compile(self._raw(digest), "<judge>", "exec"), namespace)
+            exec(compile(self.raw_text(digest), "<judge>", "exec"), namespace)
             self.judges[digest] = namespace["make_judge"]
         return self.judges[digest]
 
-    def _raw(self, digest: str) -> str:
+    def raw_text(self, digest: str) -> str:
         if digest not in self.raw:
             raise KeyError(f"blob {digest[:12]} was never sent")
         return self.raw[digest]
@@ -68,23 +70,115 @@ class _InputTimeout(BaseException):
     sample does not swallow it)."""
 
 
-class Call:
-    def __init__(self, spec: dict, blobs: Blobs, nonce: bytes):
-        self.nonce = nonce
+# ---- in the sample's process ------------------------------------------------------------------------------
+
+def child_main(job: dict, fd: int) -> None:  # pragma: no cover - runs in the sample's process
+    """Run the sample's code, then call its entry point on every input, one frame per input. Never returns."""
+    write, exit_now = frames.write_all, os._exit
+    try:
+        inputs = plaindata.loads(job.pop("inputs"))
+        code = compile(job["solution"], "<solution>", "exec", dont_inherit=True)
+        namespace: dict = {}
+        exec(code, namespace)
+        fn = namespace.get(job["entry"])
+        if not callable(fn):
+            raise NameError(f"name {job['entry']!r} is not defined")
+    except BaseException as exc:  # noqa: BLE001 - the sample's own failure
+        try:
+            text = _exception(exc)
+        except BaseException:  # noqa: BLE001
+            text = "exception (its message could not be formatted)"
+        write(fd, frames.frame(b"F", text))
+        exit_now(1)
+    _calls(fn, inputs, job, fd)
+    write(fd, frames.frame(b"D"))
+    exit_now(0)
+
+
+def _calls(fn, inputs: list, job: dict, fd: int) -> None:  # pragma: no cover - runs in the sample's process
+    write, process_time, setitimer, frame = frames.write_all, time.process_time, signal.setitimer, frames.frame
+    limits, not_none = [float(x) for x in job["limits"]], job.get("mode") == "not_none"
+    digest_at, digest_over = set(job.get("digest_at") or ()), int(job.get("digest_over") or 0)
+
+    def on_timer(signum, frame_):
+        raise _InputTimeout()
+
+    signal.signal(signal.SIGPROF, on_timer)
+    write(fd, frame(b"S", "0 0 "))
+    for i, args in enumerate(inputs):
+        kind, body = b"V", ""
+        start = process_time()
+        try:
+            setitimer(signal.ITIMER_PROF, limits[i])
+            try:
+                out = fn(*args)
+            finally:
+                setitimer(signal.ITIMER_PROF, 0)
+        except _InputTimeout:
+            kind, body = b"T", f"timed out (input limit {limits[i]:g} s)"
+        except BaseException as exc:  # noqa: BLE001 - the sample's exception is its answer for this input
+            kind, body = b"X", _exception(exc)
+        used = process_time() - start
+        write(fd, frame(b"C", f"{i} {used:.6f} "))  # the call is over: encoding is not its time
+        if kind == b"V":
+            try:
+                if not_none:
+                    body = json.dumps(out if type(out) is bool else out is not None)
+                else:
+                    body = _encode(out, i in digest_at, digest_over)
+            except plaindata.NotPlain as exc:
+                kind, body = b"N", str(exc)
+            except BaseException as exc:  # noqa: BLE001 - e.g. a value too deep or too large to encode
+                kind, body = b"N", f"its return value could not be encoded ({type(exc).__name__})"
+        write(fd, frame(kind, f"{i} {used:.6f} {body}"))
+
+
+def _encode(out, as_digest: bool, digest_over: int) -> str:  # pragma: no cover - runs in the sample's process
+    """The value as plain-data text, or as its digest where the expected value is one (and, recording, where the
+    text is long). A digest computed here is no weaker than the value: matching the expected digest still takes
+    the right value, which the sample does not know."""
+    if as_digest:
+        d = plaindata.digest(out)
+        if d is not None:
+            return plaindata.dumps(d)
+    if not digest_over:
+        return plaindata.dumps(out)
+    if _longer_than(out, digest_over):  # digested without writing out its text: that can be a gigabyte
+        d = plaindata.digest(out)
+        return plaindata.dumps(d if d is not None else out)  # None: inexact, kept as its value
+    body = plaindata.dumps(out)
+    if len(body) > digest_over:
+        d = plaindata.digest(out)
+        return plaindata.dumps(d) if d is not None else body
+    return body
+
+
+# ---- in the runner ----------------------------------------------------------------------------------------
+
+class CallTest:
+    """The runner's side of one call-test job: builds the child's job (code and inputs only) and judges the
+    frames as they arrive."""
+
+    name = "call"
+
+    def __init__(self, job: dict, blobs: Blobs):
+        spec = job["call"]
+        self.job = job
         self.entry = spec["entry"]
+        self.inputs_digest = spec["inputs"]
         self.inputs = blobs.value(spec["inputs"])
         self.limits = [float(x) for x in spec["limits"]]
         self.mode = spec.get("mode", "value")
         self.run_all = bool(spec.get("all"))
-        self.digest_over = int(spec.get("digest_over") or 0)  # record mode: outputs longer than this kept by digest
-        self.digest_at = set(spec.get("digest_at") or ())  # inputs whose expected value is a digest: send one
+        self.digest_over = int(spec.get("digest_over") or 0)
+        self.digest_at = list(spec.get("digest_at") or ())
         self.skip = set(spec.get("skip") or ())
         self.record = spec.get("expected") is None
         self.expected = None if self.record else blobs.value(spec["expected"])
         self.check = None if self.record else blobs.judge(spec["judge"])(spec.get("spec") or {}, self.expected,
                                                                           self.inputs)
-        # runner-side state
-        self.buf = b""
+        self.blobs = blobs
+        self.reader = frames.Reader()
         self.next = 0  # the input whose frame comes next
         self.started_cpu = None  # the child's CPU time when it began calling (its S frame)
         self.passed = 0
@@ -94,93 +188,27 @@ class Call:
         self.failure = None  # (index, reason) of the first failing input
         self.outputs: list = []  # record mode: [kind, body, cpu] per input
         self.stop = False
-        self.tail = b""  # the classic end mark (nonce + P, or F/E and a reason): how the process ended
 
-    # ---- in the sample's process --------------------------------------------------------------------------
-    def run_in_child(self, namespace: dict, fd: int) -> None:  # pragma: no cover - runs in the forked child
-        write, nonce, process_time, setitimer = _write_all, self.nonce, time.process_time, signal.setitimer
-        fn = namespace.get(self.entry)
-        if not callable(fn):
-            raise NameError(f"name {self.entry!r} is not defined")
+    def child_job(self) -> dict:
+        """What the sample's process gets: its code, the entry point, the inputs (as text) and their limits."""
+        return {"driver": "call", "solution": self.job["solution"], "entry": self.entry,
+                "inputs": self.blobs.raw_text(self.inputs_digest), "limits": self.limits, "mode": self.mode,
+                "digest_at": self.digest_at, "digest_over": self.digest_over if self.record else 0}
 
-        def on_timer(signum, frame):
-            raise _InputTimeout()
+    def child_fds(self) -> list[int]:
+        return []
 
-        signal.signal(signal.SIGPROF, on_timer)
-        write(fd, _frame(nonce, b"S", "0 0 "))
-        for i, args in enumerate(self.inputs):
-            kind, body = b"V", ""
-            start = process_time()
-            try:
-                setitimer(signal.ITIMER_PROF, self.limits[i])
-                try:
-                    out = fn(*args)
-                finally:
-                    setitimer(signal.ITIMER_PROF, 0)
-            except _InputTimeout:
-                kind, body = b"T", f"timed out (input limit {self.limits[i]:g} s)"
-            except BaseException as exc:  # noqa: BLE001 - the sample's exception is its answer for this input
-                kind, body = b"X", _exception(exc)
-            used = process_time() - start
-            write(fd, _frame(nonce, b"C", f"{i} {used:.6f} "))  # the call is over: encoding is not its time
-            if kind == b"V":
-                try:
-                    if self.mode == "not_none":
-                        body = json.dumps(out if type(out) is bool else out is not None)
-                    else:
-                        body = self._encode(i, out)
-                except plaindata.NotPlain as exc:
-                    kind, body = b"N", str(exc)
-                except BaseException as exc:  # noqa: BLE001 - e.g. a value too deep or too large to encode
-                    kind, body = b"N", f"its return value could not be encoded ({type(exc).__name__})"
-            write(fd, _frame(nonce, kind, f"{i} {used:.6f} {body}"))
-
-    def _encode(self, index: int, out) -> str:  # pragma: no cover - runs in the forked child
-        """The value as plain-data text, or as its digest where the expected value is one (and, recording, where
-        the text is long). A digest computed here is no weaker than the value: matching the expected digest
-        still takes the right value, which the sample does not know."""
-        if index in self.digest_at:
-            d = plaindata.digest(out)
-            if d is not None:
-                return plaindata.dumps(d)
-        if not (self.record and self.digest_over):
-            return plaindata.dumps(out)
-        if _longer_than(out, self.digest_over):  # digested without writing out its text: that can be a gigabyte
-            d = plaindata.digest(out)
-            return plaindata.dumps(d if d is not None else out)  # None: inexact, kept as its value
-        body = plaindata.dumps(out)
-        if len(body) > self.digest_over:
-            d = plaindata.digest(out)
-            return plaindata.dumps(d) if d is not None else body
-        return body
-
-    # ---- in the runner ------------------------------------------------------------------------------------
     def feed(self, data: bytes, cpu_now=None) -> None:
         """Frames from the child's verdict pipe, judged as they arrive."""
-        buf = self.buf + data if self.buf else data
-        pos, nonce, n = 0, self.nonce, len(self.nonce)
         cpu_now = _once(cpu_now)  # one reading per read: the frames of one read arrived together
-        while not self.stop:
-            at = buf.find(nonce, pos)
-            head = at + n
-            if at >= 0 and buf[head:head + 1] in (b"P", b"F", b"E"):
-                self.tail += buf[at:]  # the process's last word; frames end here
-                pos = len(buf)
-                break
-            if at < 0 or len(buf) < head + 9:
-                break
-            kind, size = buf[head:head + 1], buf[head + 1:head + 9]
-            try:
-                size = int(size, 16)
-            except ValueError:
-                self._fail(self.next, "the sample wrote into its result channel")
-                break
-            if len(buf) < head + 9 + size:
-                break
-            payload = buf[head + 9:head + 9 + size].decode("utf-8", "replace")
-            pos = head + 9 + size
-            self._frame(kind, payload, cpu_now)
-        self.buf = buf[pos:]  # one copy per read, not per frame
+        for kind, payload in self.reader.feed(data):
+            if self.stop:
+                return
+            if kind in (b"A", b"F", b"E", b"D"):
+                continue  # how the process ended is the runner's reading (`ended`)
+            self._frame(kind, payload.decode("utf-8", "replace"), cpu_now)
+        if self.reader.garbled and not self.stop:
+            self._fail(self.next, "the sample wrote into its result channel")
 
     def _frame(self, kind: bytes, payload: str, cpu_now) -> None:
         index_text, _, rest = payload.partition(" ")
@@ -239,8 +267,8 @@ class Call:
         self.stop = True
         return True
 
-    def verdict(self, base: dict, timed_out) -> dict:
-        """The job's verdict from the frames; `base` is the classic verdict of the process (how it ended)."""
+    def verdict(self, base: dict, timed_out, captured=None) -> dict:
+        """The job's verdict from the frames; `base` is how the process ended (the runner's reading)."""
         n = len(self.inputs)
         done = {"inputs": n, "inputs_passed": self.passed}
         if self.record:
@@ -281,17 +309,6 @@ def _once(read):
         return box[0]
 
     return once
-
-
-def _frame(nonce: bytes, kind: bytes, payload: str) -> bytes:
-    data = payload.encode("utf-8", "surrogatepass")
-    return nonce + kind + b"%08x" % len(data) + data
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _exception(exc: BaseException) -> str:

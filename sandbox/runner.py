@@ -1,19 +1,23 @@
 """coderun's in-container runner: standard library only.
 
-Reads one JSON job per line on stdin, forks one child per job, writes one JSON verdict per line on stdout.
-Exits when stdin closes (the host's channel), so a container never outlives the coderun that owns it.
+Reads one JSON job per line on its channel, runs each in a fresh process, writes one JSON verdict per line.
+Exits when the channel closes (the host's), so a container never outlives the coderun that owns it.
 
-Job:     {"id", "solution", "test", "cpu": seconds, "wall": seconds, "mem": bytes, ["call": {...}]}
-Verdict: {"id", "status": passed|failed|timeout, "reason", "cpu", "wall", "output", "dirty", [call fields]}
-Blob:    {"put": digest, "data": text}, no answer: data that later jobs name by digest (kept per runner)
+Job:     {"id", "driver": "classic" | "call", "solution", "test", "cpu": seconds, "wall": seconds, "mem": bytes,
+          ["call": {...}]}
+Verdict: {"id", "status": passed|failed|timeout|error, "reason", "cpu", "wall", "output", "dirty", [driver fields]}
+Blob:    {"put": digest, "data": text}, no answer: data that later jobs name by digest (kept in the runner)
 
-A job with "call" (calltest.py) also calls one function of the sample on a list of inputs and judges each
-return value here, outside the sample's process, with a judge the host sends (trusted code).
+Three processes, so that nothing that decides a verdict is in the sample's reach:
+- the runner (this file) reads jobs, holds the blobs (expected outputs, judges), supervises and judges;
+- the zygote (zygote.py), forked before the first job: it forks one child per job and reaps it;
+- the child, the sample's process: it reads its own job (its code; for call tests its inputs) from a pipe.
+As root (in the container) the child runs under another uid, so it cannot read or trace the runner.
 
-Why a sample cannot forge `passed`: the child compiles both parts before running any sample code, keeps
-`exec` and the verdict pipe in local variables, and only after the test part returned writes a per-job
-random nonce to a pipe nobody else holds. Exit status and output are never read as the verdict. A program
-that reads the harness's own memory to find the nonce is out of scope (docs/SECURITY.md).
+A job runs through a named driver, one module each: its runner side (DRIVERS: builds what the child gets,
+judges what the child sends) and its child side (zygote.CHILD_MAINS). classic.py runs a program and its
+asserts; calltest.py calls one function on inputs and judges each value here. Exit status and output are
+never the verdict (frames.py says what is).
 """
 
 from __future__ import annotations
@@ -22,31 +26,50 @@ import fcntl
 import gc
 import json
 import os
-import resource
-import secrets
 import select
 import shutil
 import signal
 import sys
 import tempfile
 import time
-import traceback
 
 import calltest
+import classic
+import frames
+from zygote import Zygote
 
 # Modules samples commonly import, loaded once here so each forked child finds them warm.
 import bisect, collections, copy, datetime, decimal, fractions, functools, hashlib, heapq  # noqa: E401,F401
 import itertools, math, operator, random, re, statistics, string, typing  # noqa: E401,F401
 
-PROTOCOL = 2  # 2: blobs and call tests
+PROTOCOL = 3  # 3: drivers, the zygote
 OUTPUT_CAP = 2 * 1024  # bytes of sample output kept for the verdict (the rest is drained, not stored)
+CAPTURE = 1 << 16  # bytes of the verdict stream kept at its head and at its tail
 REASON_CAP = 300
 SHARED_DIRS = ("/dev/shm", "/dev/mqueue")  # other places a sample could leave something for the next one
 TICKS = os.sysconf("SC_CLK_TCK")
+DRIVERS = {"classic": classic.Classic, "call": calltest.CallTest}  # the runner's side of each driver
+
+
+class Captured:
+    """The head and the tail of a job's verdict stream: where a setup error and a program's last word are."""
+
+    def __init__(self):
+        self.head, self.tail = bytearray(), bytearray()
+
+    def add(self, data: bytes) -> None:
+        if len(self.head) < CAPTURE:
+            self.head += data[: CAPTURE - len(self.head)]
+        self.tail += data
+        if len(self.tail) > 2 * CAPTURE:
+            del self.tail[:-CAPTURE]
+
+    def __contains__(self, needle: bytes) -> bool:
+        return needle in self.head or needle in self.tail
 
 
 class Runner:
-    def __init__(self, uid: int, isolated: bool, in_container: bool = True):
+    def __init__(self, uid: int, isolated: bool, in_container: bool = True, zygote: Zygote | None = None):
         self.uid = uid
         self.isolated = isolated  # as root: each sample under `uid`, and swept by uid (else neither)
         self.in_container = in_container  # /tmp, /dev/shm and /dev/mqueue are this sandbox's alone
@@ -56,99 +79,93 @@ class Runner:
         if not in_container and isolated:
             os.chmod(self.scratch_root, 0o711)  # the sample's uid must reach its own scratch dir inside
         self.blobs = calltest.Blobs()
+        self.zygote = zygote or Zygote()
 
     # ---- one job -------------------------------------------------------------------------------
     def run(self, job: dict) -> dict:
         self.jobs += 1
-        nonce = secrets.token_hex(16).encode()
-        call = calltest.Call(job["call"], self.blobs, nonce) if job.get("call") else None
+        driver = DRIVERS[job.get("driver") or ("call" if job.get("call") else "classic")](job, self.blobs)
         scratch = self._make_scratch()
         out_r, out_w = os.pipe()
         ver_r, ver_w = os.pipe()
+        job_r, job_w = os.pipe()
+        given = [job_r, out_w, ver_w, *driver.child_fds()]
         ooms = _oom_kills()
-        # Set here, not in the child: changing the environment costs a forked child ~0.5 ms of page faults.
-        os.environ["HOME"] = os.environ["TMPDIR"] = scratch
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            os.close(out_r)
-            os.close(ver_r)
-            _child(job, nonce, scratch, out_w, ver_w, self.uid if self.isolated else None, call)
-        os.close(out_w)
-        os.close(ver_w)
-        timed_out, output, verdict_bytes = self._supervise(pid, job, out_r, ver_r, started, call)
-        _, status, usage = os.wait4(pid, 0)
+        try:
+            pid = self.zygote.spawn({"scratch": scratch, "uid": self.uid if self.isolated else None,
+                                     "cpu": job["cpu"], "mem": job.get("mem") or 0}, given)
+        finally:
+            for fd in given:
+                os.close(fd)
+        try:
+            frames.write_all(job_w, json.dumps(driver.child_job()).encode())
+        except OSError:
+            pass  # the child died setting up; what it wrote says why
+        os.close(job_w)
+        captured = Captured()
+        timed_out, output, ended = self._supervise(pid, job, out_r, ver_r, started, driver, captured)
         wall = time.monotonic() - started
         dirty = self._sweep(pid)
-        verdict_bytes += _drain(ver_r, (1 << 16) if call is None else (256 << 20))
+        if ended is None:
+            ended = self.zygote.ended(30.0)
+        rest = _drain(ver_r, 256 << 20)
+        captured.add(rest)
+        driver.feed(rest)  # what arrived after the child stopped
         os.close(out_r)
         os.close(ver_r)
         dirty |= self._clean(scratch)
-        cpu = usage.ru_utime + usage.ru_stime
+        cpu = float(ended["cpu"])
         oom = None if ooms is None else _oom_kills() != ooms
-        if call is not None:
-            call.feed(verdict_bytes)  # what arrived after the child stopped
-            result = call.verdict(_judge(nonce, call.tail, status, timed_out, cpu, job, oom), timed_out)
-        else:
-            result = _judge(nonce, verdict_bytes, status, timed_out, cpu, job, oom)
+        result = driver.verdict(_ended(captured, ended["status"], timed_out, cpu, job, oom), timed_out, captured)
         result.update(id=job["id"], cpu=round(cpu, 4), wall=round(wall, 4), dirty=dirty,
                       output=output.decode("utf-8", "replace"))
         return result
 
-    def _supervise(self, pid, job, out_r, ver_r, started, call=None):
-        """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit. With a
-        call, each return value is judged as it arrives, and the child is killed at the first that fails
-        (unless every input must run) or when one input overruns its own CPU limit."""
+    def _supervise(self, pid, job, out_r, ver_r, started, driver, captured):
+        """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit, or when
+        the driver has seen enough (a call test's first failing input, an input over its own limit).
+        Returns (timed_out, output, the zygote's exit report or None)."""
         cpu_limit, wall_deadline = float(job["cpu"]), started + float(job["wall"])
         check_at = started + cpu_limit  # CPU time cannot run ahead of wall time on a one-core cap
-        pidfd = os.pidfd_open(pid)
         poller = select.poll()
-        for fd in (out_r, ver_r, pidfd):
+        zfd = self.zygote.fileno()
+        for fd in (out_r, ver_r, zfd):
             poller.register(fd, select.POLLIN)
-        output, verdict, timed_out = bytearray(), bytearray(), None
-        try:
-            while True:
-                now = time.monotonic()
-                wait = max(0.0, min(check_at, wall_deadline) - now)
-                exited = False
-                for fd, _ in poller.poll(math.ceil(wait * 1000)):
-                    if fd == pidfd:
-                        exited = True
-                    elif fd == out_r:
-                        chunk = _read(fd, output, OUTPUT_CAP)
-                        if not chunk:
-                            poller.unregister(fd)
-                    elif call is not None:
-                        chunk = _read_all(fd)
-                        if not chunk:
-                            poller.unregister(fd)
-                        call.feed(chunk, lambda: _proc_cpu(pid))
-                    else:
-                        if not _read(fd, verdict, 1 << 16):
-                            poller.unregister(fd)
-                if exited or (call is not None and call.stop):
+        output, timed_out, ended = bytearray(), None, None
+        while True:
+            now = time.monotonic()
+            wait = max(0.0, min(check_at, wall_deadline) - now)
+            for fd, _ in poller.poll(math.ceil(wait * 1000)):
+                if fd == zfd:
+                    ended = self.zygote.ended(30.0)
+                elif fd == out_r:
+                    if not _read(fd, output, OUTPUT_CAP):
+                        poller.unregister(fd)
+                else:
+                    chunk = _read_all(fd)
+                    if not chunk:
+                        poller.unregister(fd)
+                    captured.add(chunk)
+                    driver.feed(chunk, lambda: _proc_cpu(pid))
+            if ended is not None or driver.stop:
+                break
+            now = time.monotonic()
+            if now >= check_at:
+                used = _proc_cpu(pid)
+                if used >= cpu_limit:
+                    timed_out = "cpu"
                     break
-                now = time.monotonic()
-                if now >= check_at:
-                    used = _proc_cpu(pid)
-                    if used >= cpu_limit:
-                        timed_out = "cpu"
-                        break
-                    budget = cpu_limit - used
-                    if call is not None:
-                        if call.overran(used):
-                            break
-                        budget = min(budget, call.budget(used))
-                    check_at = now + max(budget, 0.01)
-                if now >= wall_deadline:
-                    timed_out = "wall"
+                if driver.overran(used):
                     break
-        finally:
-            os.close(pidfd)
-        if timed_out or (call is not None and call.stop):
+                check_at = now + max(min(cpu_limit - used, driver.budget(used)), 0.01)
+            if now >= wall_deadline:
+                timed_out = "wall"
+                break
+        if ended is None:
             self._kill_group(pid)
-        output += _drain(out_r, OUTPUT_CAP - len(output), nonblocking=True)
-        return timed_out, bytes(output[:OUTPUT_CAP]), bytes(verdict)
+        output += _drain(out_r, OUTPUT_CAP - len(output))
+        return timed_out, bytes(output[:OUTPUT_CAP]), ended
 
     # ---- cleanup ---------------------------------------------------------------------------------
     def _kill_group(self, pid):
@@ -199,113 +216,19 @@ class Runner:
         return dirty
 
 
-def _child(job, nonce, scratch, out_w, ver_w, uid, call=None):  # pragma: no cover - runs in the forked child
-    """Set up the sample's process and run solution then test (and the call, if any). Never returns."""
-    try:
-        os.setsid()
-        os.dup2(out_w, 1)  # fd 0 is already /dev/null (main), the environment already the sample's (run)
-        os.dup2(out_w, 2)
-        os.dup2(ver_w, 3)
-        os.closerange(4, 65536)
-        ver_fd = 3
-        _limits(float(job["cpu"]), int(job.get("mem") or 0))
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        os.chdir(scratch)
-    except BaseException as exc:
-        for fd in (3, ver_w):  # 3 once the pipe has been moved there (the original is closed then)
-            try:
-                os.write(fd, nonce + b"E" + f"sandbox setup failed: {exc!r}".encode()[:REASON_CAP])
-                break
-            except OSError:
-                continue
-        os._exit(70)
-    write, run_exec, exit_now = os.write, exec, os._exit
-    try:
-        solution = compile(job["solution"], "<solution>", "exec", dont_inherit=True)
-        test = compile(job["test"], "<test>", "exec", dont_inherit=True)
-    except BaseException as exc:
-        write(ver_fd, nonce + b"F" + _reason(exc, job).encode())
-        exit_now(1)
-    namespace: dict = {}
-    try:
-        run_exec(solution, namespace)
-        run_exec(test, namespace)
-        if call is not None:
-            call.run_in_child(namespace, ver_fd)  # returns when every input has been called
-    except BaseException as exc:
-        try:
-            reason = _reason(exc, job)
-        except BaseException:
-            reason = "exception (its message could not be formatted)"
-        write(ver_fd, nonce + b"F" + reason.encode("utf-8", "replace"))
-        _flush()
-        exit_now(1)
-    write(ver_fd, nonce + b"P")
-    _flush()
-    exit_now(0)
-
-
-def _flush() -> None:  # pragma: no cover - runs in the child
-    """Keep what the sample printed (its own sys.stdout may be anything: never let that matter)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-
-
-def _limits(cpu: float, mem: int) -> None:
-    """Hard == soft so the sample cannot raise them back."""
-    cpu_s = int(cpu) + 1  # RLIMIT_CPU is whole seconds: a backstop; the runner enforces the exact limit
-    for res, value in (
-        (resource.RLIMIT_CPU, cpu_s),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_FSIZE, 32 << 20),
-        (resource.RLIMIT_NOFILE, 256),
-        (resource.RLIMIT_NPROC, 128),
-    ):
-        resource.setrlimit(res, (value, value))
-    if mem:
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-
-
-def _reason(exc: BaseException, job: dict) -> str:
-    """Exception type and message; for a failed assert, the test line that failed."""
-    name = type(exc).__name__
-    if isinstance(exc, SyntaxError):
-        where = exc.filename.strip("<>") if exc.filename else "program"
-        return f"SyntaxError in {where} line {exc.lineno}: {exc.msg}"[:REASON_CAP]
-    if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r}) before the tests finished"[:REASON_CAP]
-    line = ""
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        if frame.f_code.co_filename == "<test>":
-            lines = job["test"].splitlines()
-            if 0 < lineno <= len(lines):
-                line = lines[lineno - 1].strip()
-    message = str(exc)
-    text = f"{name}: {message}" if message else name
-    if isinstance(exc, AssertionError) and line:
-        text = f"{text} at {line}" if message else f"AssertionError: {line}"
-    return text[:REASON_CAP]
-
-
-def _judge(nonce: bytes, data: bytes, status: int, timed_out, cpu: float, job: dict, oom) -> dict:
-    """The verdict: passed only if the nonce-tagged pass mark arrived; the rest says why not."""
-    marks = data.split(nonce)[1:]  # each: a kind byte (P pass, F failed, E setup error) and its text
-    if any(m[:1] == b"P" for m in marks):
-        return {"status": "passed", "reason": ""}
+def _ended(captured: Captured, status: int, timed_out, cpu: float, job: dict, oom) -> dict:
+    """How the child's process ended, as the runner reads it (never its exit status alone): the verdict of a
+    job that did not pass, which a driver refines."""
+    setup = frames.setup_failed(bytes(captured.head[:CAPTURE]))
+    if setup is not None:
+        return {"status": "error", "reason": setup[:REASON_CAP]}
     if timed_out:
         limit = job["cpu"] if timed_out == "cpu" else job["wall"]
         kind = "CPU" if timed_out == "cpu" else "wall-clock"
         return {"status": "timeout", "reason": f"{kind} limit exceeded ({limit} s)"}
-    for m in marks:
-        if m[:1] in (b"F", b"E"):
-            text = m[1:].decode("utf-8", "replace")[:REASON_CAP]
-            return {"status": "error" if m[:1] == b"E" else "failed", "reason": text}
+    why = frames.last_failure(bytes(captured.tail))
+    if why is not None:
+        return {"status": "failed", "reason": why[:REASON_CAP]}
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= float(job["cpu"]) - 0.05:
@@ -387,39 +310,29 @@ def _pids_of_uid(uid: int):
                 pass
 
 
-def _warm_up() -> None:
-    """Do once here what every child does first, so no child pays for it. Lazily built interpreter state
-    (the compiler's on first use of `compile()`, a traceback walk) costs a forked child ~2 ms of
-    copy-on-write page faults each time; built before `gc.freeze()` it is shared instead."""
-    job = {"test": "assert f(1) == 2, 'warm-up'"}
-    namespace: dict = {}
-    try:
-        exec(compile("def f(x):\n    return x\n", "<solution>", "exec", dont_inherit=True), namespace)
-        exec(compile(job["test"], "<test>", "exec", dont_inherit=True), namespace)
-    except AssertionError as exc:
-        _reason(exc, job).encode("utf-8", "replace")
-
-
 def main(argv: list[str]) -> int:
     if os.environ.get("PYTHONHASHSEED") != "0":  # one program, one verdict: fixed string hashing
         os.environ["PYTHONHASHSEED"] = "0"
         os.execv(sys.executable, [sys.executable, "-s", "-B", *argv])
     # The channel moves off fd 0, which becomes /dev/null: children inherit that and the runner's (never
     # read) sys.stdin, so no sample can read channel bytes and no child has to set up a stdin of its own.
-    channel = os.fdopen(fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 10), "rb")
+    channel_fd = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 10)
+    channel = os.fdopen(channel_fd, "rb")
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    os.environ.clear()  # what every sample sees, plus its HOME and TMPDIR (Runner.run)
+    os.environ.clear()  # what every sample sees, plus its HOME and TMPDIR (set by the zygote)
     os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", LANG="C.UTF-8")
     uid = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 10001
     isolated = os.getuid() == 0  # as root (in the container) the runner drops each sample to `uid`
     in_container = "--local" not in argv  # the local provider's runner shares the host's /tmp and /dev/shm
-    runner = Runner(uid, isolated, in_container)
-    _warm_up()
-    # Everything alive now is the runner's: keep the collector off it, so a forked child neither walks
-    # nor copies (copy-on-write) those pages. Halves the per-sample cost.
+    classic.warm_up()
+    # Everything alive now is shared with the zygote and every child: keep the collector off it, so a forked
+    # child neither walks nor copies (copy-on-write) those pages. Halves the per-sample cost.
     gc.freeze()
+    zygote = Zygote(close_in_child=(channel_fd,))  # before the first job: it never holds one
+    _not_dumpable()
+    runner = Runner(uid, isolated, in_container, zygote)
     out = sys.stdout.buffer
     hello = {"ready": True, "protocol": PROTOCOL, "python": sys.version.split()[0], "isolated": isolated}
     out.write(json.dumps(hello).encode() + b"\n")
@@ -440,6 +353,17 @@ def main(argv: list[str]) -> int:
         out.write(json.dumps(result).encode() + b"\n")
         out.flush()
     return 0
+
+
+def _not_dumpable() -> None:
+    """No process of another uid may read or trace the runner (/proc/PID/mem, environ, ptrace); under the same
+    uid (the local provider, not root) this is what keeps a sample out of its memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -82,6 +82,11 @@ class Job:
     mem: int = 1 << 30  # address-space limit, bytes
     call: Call | None = None
 
+    @property
+    def driver(self) -> str:
+        """The runner's driver for this job (sandbox/runner.py DRIVERS)."""
+        return "classic" if self.call is None else "call"
+
     def key(self) -> str:
         h = hashlib.sha256(f"{self.cpu!r}|{self.wall!r}|{self.mem!r}|{len(self.solution)}|".encode())
         h.update(self.solution.encode("utf-8", "surrogatepass"))
@@ -91,8 +96,8 @@ class Job:
         return h.hexdigest()
 
     def message(self, job_id: str) -> dict[str, Any]:
-        message = {"id": job_id, "solution": self.solution, "test": self.test, "cpu": self.cpu, "wall": self.wall,
-                   "mem": self.mem}
+        message = {"id": job_id, "driver": self.driver, "solution": self.solution, "test": self.test,
+                   "cpu": self.cpu, "wall": self.wall, "mem": self.mem}
         if self.call is not None:
             message["call"] = self.call.message()
         return message
@@ -116,7 +121,7 @@ class Verdict:
         return self.status == Status.PASSED
 
 
-PROTOCOL = 2  # the runner's message protocol (sandbox/runner.py says the same in its hello)
+PROTOCOL = 3  # the runner's message protocol (sandbox/runner.py says the same in its hello)
 
 
 class SandboxDied(Exception):

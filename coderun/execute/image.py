@@ -14,7 +14,7 @@ from coderun.errors import SandboxError
 
 REPOSITORY = "coderun-sandbox"
 DEFAULT_BASE = "python:3.12-slim"
-SOURCES = ("Dockerfile", "runner.py", "calltest.py", "plaindata.py")
+SOURCES = ("Dockerfile", "runner.py", "zygote.py", "classic.py", "calltest.py", "frames.py", "plaindata.py")
 
 
 def context_dir() -> str:

@@ -145,17 +145,17 @@ def coderun_first_reference(work: Path) -> tuple[float, int]:
     from coderun import datasets
     from coderun.execute.base import get_provider
     from coderun.execute.pool import SandboxPool
-    from coderun.orchestrate.reference import References
-
+    from coderun.execute.references import References
+    from coderun.execute.service import ExecutionService
     from coderun.orchestrate.options import ExecutionOptions
 
     bench = datasets.load("humaneval-plus")
     root = work / "reference-cache"
     memory = ExecutionOptions().for_dataset("humaneval-plus").memory_bytes  # what a run of it uses
     with SandboxPool(get_provider("docker", memory=memory), workers=2) as pool:
-        refs = References(bench, pool.fingerprint, memory, root=root)
+        service = ExecutionService(pool, memory, references=References(pool.fingerprint, memory, root=root))
         start = time.perf_counter()
-        refs.ensure(pool, [p.task_id for p in bench.problems])
+        service.ensure_references({p.task_id: bench.canonical(p) for p in bench.problems})
         seconds = time.perf_counter() - start
     return seconds, sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
 
@@ -199,16 +199,19 @@ def compare(run_dir: Path, results: dict, tasks: set) -> set:
 
 def bound(run_dir: Path, workers: int, seconds: float) -> None:
     from coderun import datasets
-    from coderun.orchestrate.reference import References
+    from coderun.execute.references import References
     from coderun.orchestrate.options import ExecutionOptions
     from coderun.records import RunDir
 
     config = RunDir(run_dir).read_config()
     bench = datasets.load("humaneval-plus")
     memory = ExecutionOptions.of_run(config.execution).memory_bytes  # the run's: the cache is keyed by it
-    refs = References(bench, config.execution.fingerprint, memory)
+    refs = References(config.execution.fingerprint, memory)
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").open()]
-    refs.ensure(None, sorted({r["task_id"] for r in rows}))  # all cached by the run: nothing runs
+    for task in sorted({r["task_id"] for r in rows}):  # all cached by the run: nothing runs
+        program = bench.canonical(bench.get(task))
+        for tier in program.tiers:
+            refs.has(program.solution, tier, program.judging.digest_over)
     distinct = {(r["task_id"], r["program"]) for r in rows if r["base_passed"]}
     cpu = sum(sum(refs.tier(task, "plus").cpu) for task, _ in distinct)
     floor = cpu / workers

@@ -43,10 +43,11 @@ def dev_samples() -> str:
 
 
 def jobs_of(samples: str, workers: int):
+    """The (program, limits) of every sample, limits calibrated as a run does."""
     from coderun import datasets
-    from coderun.execute import limits
     from coderun.execute.base import get_provider
     from coderun.execute.pool import SandboxPool
+    from coderun.execute.service import ExecutionService
     from coderun.samples import iter_samples
 
     bench = datasets.load("humaneval")
@@ -54,23 +55,25 @@ def jobs_of(samples: str, workers: int):
                 for s in iter_samples(samples, bench)]
     tasks = sorted({s.task_id for s in iter_samples(samples, bench)})
     with SandboxPool(get_provider("docker"), workers=workers) as pool:
-        references = {t: (bench.canonical(bench.get(t)).solution, bench.canonical(bench.get(t)).test) for t in tasks}
-        cpu = limits.calibrate(pool, references, 1 << 30)
+        limits = ExecutionService(pool, 1 << 30).prepare({t: bench.canonical(bench.get(t)) for t in tasks})
     task_of = [s.task_id for s in iter_samples(samples, bench)]
-    return [limits.job(p.solution, p.test, cpu[t]["cpu"], 1 << 30) for p, t in zip(programs, task_of)]
+    return [(p, limits[t]) for p, t in zip(programs, task_of)]
 
 
 def timed(pool, jobs) -> dict:
-    from coderun.execute.base import Job
+    from coderun.execute.limits import TaskLimits
+    from coderun.execute.program import Program
+    from coderun.execute.service import ExecutionService
 
     began = time.perf_counter()
     with pool:
         ready = time.perf_counter()
-        pool.run_all([Job("x = 1", "assert x == 1", cpu=1, wall=5)])  # warm
+        service = ExecutionService(pool, 1 << 30)
+        service.run_all([(Program("x = 1", "assert x == 1"), TaskLimits.fixed(1))])  # warm
         start = time.perf_counter()
-        verdicts = pool.run_all(jobs)
+        verdicts = service.run_all(jobs)
         seconds = time.perf_counter() - start
-    nodes = {v.extra.get("node", "local") for v in verdicts}
+    nodes = {v.node or "local" for v in verdicts}
     return {"startup_s": round(ready - began, 2), "run_s": round(seconds, 2),
             "jobs_per_s": round(len(jobs) / seconds, 1), "nodes": len(nodes),
             "passed": sum(v.passed for v in verdicts)}

@@ -66,7 +66,8 @@ class Reward:
         self.stats: Counter = Counter()  # calls, completions, pools_started
         self._lock = threading.Lock()
         self._executor = None
-        self._tiers = None
+        self._execution = None  # the execution service on the executor
+        self._limits: dict = {}  # task -> TaskLimits, fixed on first use
         self._chat = None
 
     # ---- the pool ----------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class Reward:
     def close(self) -> None:
         """Stop and remove the sandboxes (a later call starts a new pool)."""
         with self._lock:
-            executor, self._executor, self._tiers = self._executor, None, None
+            executor, self._executor, self._execution, self._limits = self._executor, None, None, {}
         if executor is not None:
             atexit.unregister(executor.close)
             executor.close()
@@ -118,9 +119,7 @@ class Reward:
         with self._lock:
             self.stats["calls"] += 1
             self.stats["completions"] += len(programs)
-            if self.bench.score_tiers:
-                return self._tiered(programs)
-            return self._classic(programs)
+            return self._score(programs)
 
     def _program(self, raw_id: Any, completion: Any, index: int):
         """(problem, program) of one completion."""
@@ -140,61 +139,30 @@ class Reward:
             self._chat = prompts.get_format(self.family, prompts.PromptOptions(chat=True))
         return self._chat
 
-    def _classic(self, programs: list) -> list[float | None]:
-        from coderun.execute.limits import job
+    def _score(self, programs: list) -> list[float | None]:
+        """Each (problem, program) through the execution service, under fixed limits (prepared once per task)."""
+        service = self._service()
+        tasks = {problem.task_id: problem for problem, _ in programs if problem.task_id not in self._limits}
+        if tasks:
+            self._limits.update(service.prepare({t: self.bench.canonical(p) for t, p in tasks.items()}))
+        work = ((i, p, self._limits[problem.task_id]) for i, (problem, p) in enumerate(programs))
+        outcomes = dict(service.run(work))
+        return [self._reward(outcomes[i]) for i in range(len(programs))]
 
-        cpu, memory = float(self.execution.timeout), self.execution.memory_bytes
-        jobs = [(i, job(p.solution, p.test, cpu, memory)) for i, (_, p) in enumerate(programs)]
-        verdicts = dict(self._pool().run(jobs))
-        return [verdict_reward(verdicts[i].status) for i in range(len(programs))]
+    def _service(self):
+        if self._execution is None:
+            from coderun.execute.service import ExecutionService
 
-    def _tiered(self, programs: list) -> list[float | None]:
-        executor = self._pool()
-        if self._tiers is None:
-            self._tiers = TierJobs(self.bench, self.execution, executor)
-        tiers = self._tiers
-        tiers.ensure([problem.task_id for problem, _ in programs])
-        jobs = [((i, name), j) for i, (problem, p) in enumerate(programs) for name, j in tiers.jobs(problem, p)]
-        verdicts: dict[int, dict] = {}
-        for (i, name), verdict in executor.run(jobs):
-            verdicts.setdefault(i, {})[name] = verdict
-        return [tiers.reward(problem, verdicts[i], self.plus_fraction) for i, (problem, _) in enumerate(programs)]
+            self._execution = ExecutionService(self._pool(), self.execution.memory_bytes,
+                                               float(self.execution.timeout), self.plus_fraction)
+        return self._execution
 
-
-class TierJobs:
-    """HumanEval+/MBPP+'s tier jobs, built by the execution stage's own code (orchestrate/stage.py: the
-    reference outputs, per-input limits, the judge, the inputs the reference fails), so a reward judges a
-    sample exactly as `coderun evaluate --timeout T` does."""
-
-    def __init__(self, bench, execution, executor):
-        from coderun.orchestrate.reference import References
-        from coderun.orchestrate.stage import ExecutionStage, Plan
-        from coderun.records import DatasetRef, RunConfig, RunDir
-
-        self.bench, self.executor, self.memory = bench, executor, execution.memory_bytes
-        # A stage without a run: only its tier jobs are used, so its run directory is never touched.
-        config = RunConfig("reward", DatasetRef(bench.name, bench.sha256))
-        self.stage = ExecutionStage(RunDir(os.devnull), bench, execution, config, Plan({}, Counter()))
-        self.stage.references = References(bench, executor.fingerprint, self.memory)
-
-    def ensure(self, tasks: list[str]) -> None:
-        """The reference outputs of `tasks` (computed in the sandbox once, then cached on the host)."""
-        self.stage.references.ensure(self.executor, tasks)
-
-    def jobs(self, problem, program) -> list[tuple[str, Any]]:
-        return [(tier.name, self.stage.tier_job(problem.task_id, program, tier, self.memory))
-                for tier in program.tiers]
-
-    def reward(self, problem, verdicts: dict, plus_fraction: bool) -> float | None:
-        outcome = self.bench.combine(problem, {name: {"status": v.status, "reason": v.reason, **v.extra}
-                                               for name, v in verdicts.items()})
-        if not plus_fraction:
-            return verdict_reward(outcome["status"])
-        if any(v.status == Status.ERROR for v in verdicts.values()):
+    def _reward(self, outcome) -> float | None:
+        if not self.plus_fraction:
+            return verdict_reward(outcome.status)
+        if outcome.status == Status.ERROR:
             return None  # a tier without a verdict: its inputs passed are unknown
-        total = sum(v.extra.get("inputs", 0) for v in verdicts.values())
-        passed = sum(v.extra.get("inputs_passed", 0) for v in verdicts.values())
-        return verdict_reward(outcome["status"], passed / total if total else 0.0)
+        return verdict_reward(outcome.status, outcome.inputs_passed / outcome.inputs if outcome.inputs else 0.0)
 
 
 def _task_ids(task_id: Any, count: int) -> list[Any]:

@@ -108,24 +108,27 @@ def test_tier_rewards_never_score_a_harness_error_as_zero(tmp_path, monkeypatch)
     """HumanEval+: a tier without a verdict gives None; a failed base tier is a real 0 whatever the plus tier."""
     from coderun import datasets
     from coderun.execute.base import Verdict
+    from coderun.execute.service import _fold
     from coderun.records import Status
-    from coderun.reward import TierJobs
+    from coderun.reward import Reward
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     bench = datasets.load("humaneval-plus")
-    tiers = TierJobs.__new__(TierJobs)
-    tiers.bench = bench
-    problem = bench.get("HumanEval/0")
+    program = bench.canonical(bench.get("HumanEval/0"))
+
+    def reward(base, plus, plus_fraction):
+        scorer = Reward.__new__(Reward)
+        scorer.plus_fraction = plus_fraction
+        return scorer._reward(_fold(program, [base, plus]))
 
     def v(status, passed=0, inputs=10):
         return Verdict(status, extra={"inputs": inputs, "inputs_passed": passed})
 
     ok, error = v(Status.PASSED, 10), Verdict(Status.ERROR, reason="the runner vanished")
-    assert tiers.reward(problem, {"base": ok, "plus": error}, plus_fraction=False) is None
-    assert tiers.reward(problem, {"base": ok, "plus": error}, plus_fraction=True) is None
-    assert tiers.reward(problem, {"base": v(Status.FAILED, 3), "plus": error}, plus_fraction=False) == 0.0
-    assert tiers.reward(problem, {"base": ok, "plus": v(Status.FAILED, 5)}, plus_fraction=True) == 0.75
-    assert tiers.reward(problem, {"base": ok, "plus": ok}, plus_fraction=False) == 1.0
+    assert reward(ok, error, plus_fraction=False) is None
+    assert reward(ok, error, plus_fraction=True) is None
+    assert reward(v(Status.FAILED, 3), error, plus_fraction=False) == 0.0
+    assert reward(ok, v(Status.FAILED, 5), plus_fraction=True) == 0.75
+    assert reward(ok, ok, plus_fraction=False) == 1.0
 
 
 class _ErringSandbox:
@@ -178,7 +181,8 @@ def test_a_harness_error_through_the_real_pool_is_none_not_zero(monkeypatch):
     monkeypatch.setitem(base.PROVIDERS, "erring", ErringProvider)
     with coderun.Reward("humaneval", provider="erring", workers=1) as reward:
         assert reward(["    return True\n", "    return False\n"], task_id="HumanEval/0") == [None, None]
-        assert reward.pool_stats["retried"] == 2  # each tried again in a fresh sandbox before giving up
+        # each tried again in a fresh sandbox before giving up: both samples, and the reference solution's check
+        assert reward.pool_stats["retried"] == 3
 
 
 # ---- evaluate, Run, compare, generate against the CLI (real sandboxes) ------------------------------------

@@ -46,7 +46,7 @@ FULL = {"humaneval-plus-mini": "humaneval-plus", "humaneval-plus-noextreme": "hu
 
 def identity(bench, problem) -> tuple:
     program = bench.canonical(problem)
-    return program.solution, program.test, program.tiers, bench.judge(problem)[1], bench.digest_threshold(problem)
+    return program.solution, program.test, program.tiers, program.judging.spec, program.judging.digest_over
 
 
 def own_problems(name: str) -> list:

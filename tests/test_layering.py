@@ -15,6 +15,8 @@ PACKAGE = REPO / "coderun"
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[0] == "sandbox":  # shipped as coderun.sandbox (pyproject's package-dir)
+        parts = ["coderun", *parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -36,7 +38,8 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-MODULES = {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES = {module_name(p): imports(p) for p in sorted([*PACKAGE.rglob("*.py"), *(REPO / "sandbox").glob("*.py")])}
+DATA_TYPES = ("coderun.execute.program",)  # what a dataset module builds for the executor: data, it runs nothing
 
 
 def offenders(importer_prefixes: tuple[str, ...], forbidden_prefixes: tuple[str, ...]) -> list[str]:
@@ -44,12 +47,28 @@ def offenders(importer_prefixes: tuple[str, ...], forbidden_prefixes: tuple[str,
         return any(name == p or name.startswith(p + ".") for p in prefixes)
 
     return sorted(f"{mod} imports {imp}" for mod, imps in MODULES.items() if within(mod, importer_prefixes)
-                  for imp in imps if within(imp, forbidden_prefixes))
+                  for imp in imps if within(imp, forbidden_prefixes) and not within(imp, DATA_TYPES))
 
 
 def test_the_source_is_found():
-    assert {"coderun.records", "coderun.orchestrate.stage", "coderun.execute.pool", "coderun.cli"} <= set(MODULES)
+    assert {"coderun.records", "coderun.orchestrate.stage", "coderun.execute.pool", "coderun.cli",
+            "coderun.sandbox.runner"} <= set(MODULES)
     assert "coderun.records" in MODULES["coderun.orchestrate.stage"]
+    assert "coderun.sandbox.plaindata" in MODULES["coderun.datasets.evalplus"]
+
+
+def test_the_data_types_run_nothing():
+    """A dataset module may build the executor's data types; those import nothing of coderun but records."""
+    for name in DATA_TYPES:
+        assert {i for i in MODULES[name] if i.startswith("coderun")} <= {"coderun.records"}, name
+
+
+def test_only_the_execution_service_builds_jobs():
+    """One owner of program -> jobs -> outcome: no module but the service constructs a Job."""
+    builders = sorted(p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py")
+                      if any(isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "Job"
+                             for n in ast.walk(ast.parse(p.read_text()))))
+    assert builders == ["coderun/execute/service.py"]
 
 
 @pytest.mark.parametrize("importers, forbidden, why", [
@@ -102,3 +121,12 @@ def test_cli_help_imports_nothing_heavy():
             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_stage_has_no_tier_branch():
+    """Tiers are a property of a problem's Program that the execution service folds: the stage that records
+    outcomes neither builds tier jobs nor folds tier verdicts."""
+    tree = ast.parse((PACKAGE / "orchestrate" / "stage.py").read_text())
+    names = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
+             if isinstance(n, (ast.Attribute, ast.Name))}
+    assert not names & {"tiers", "CallTier", "Call", "Job", "fold", "combine", "References"}

@@ -1,12 +1,14 @@
-"""The one Problem type, the Program the sandbox runs, and the dataset registry.
+"""The one Problem type and the dataset registry.
 
-A dataset module turns (problem, completion) into a Program: a `solution` part (the model's code) and a
-`test` part (the benchmark's checks). The sandbox runs them in that order in one namespace and calls a
-sample `passed` only when the `test` part ran to its end. The sandbox knows nothing about benchmarks.
+A dataset module turns (problem, completion) into a Program (execute/program.py): a `solution` part (the
+model's code) and a `test` part (the benchmark's checks), which the sandbox runs in that order in one
+namespace, passed only when the `test` part ran to its end; or call tiers, judged outside the sample's
+process under the rules the dataset module declares. The execution layer knows nothing about benchmarks.
 """
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import importlib
@@ -15,49 +17,12 @@ import os
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from coderun.errors import CoderunError, InputError
-
-
-@dataclass(frozen=True)
-class CallTier:
-    """A test tier that calls the program's `entry_point` on each of `inputs` in a fresh process, its return
-    values judged outside that process against the reference solution's (EvalPlus's base and plus tiers).
-    `inputs`: the argument lists as plain-data text (sandbox/plaindata.py); `mode` "not_none": only whether
-    each value was None is compared."""
-
-    name: str
-    entry_point: str
-    inputs: str
-    count: int
-    mode: str = "value"
-
-
-@dataclass(frozen=True)
-class Program:
-    """What one sample runs: `solution` then `test`, compiled separately, one namespace; or, with `tiers`,
-    the solution once per tier with its calls judged from outside."""
-
-    solution: str
-    test: str
-    tiers: tuple[CallTier, ...] = ()
-
-    def digest(self) -> str:
-        return self._digest
-
-    @cached_property
-    def _digest(self) -> str:  # computed once: resuming and de-duplication ask for it often
-        h = hashlib.sha256()
-        parts = [self.solution, self.test] + [f"{t.name}|{t.entry_point}|{t.mode}|{t.inputs}" for t in self.tiers]
-        for part in parts[:2] if not self.tiers else parts:
-            data = part.encode("utf-8", "surrogatepass")
-            h.update(len(data).to_bytes(8, "little"))
-            h.update(data)
-        return h.hexdigest()
+from coderun.execute.program import CallTier, Judging, Program  # noqa: F401 - what dataset modules build
 
 
 @dataclass(frozen=True)
@@ -125,8 +90,9 @@ class Benchmark(ABC):
     def select(self, task_ids: list[Any]) -> "Benchmark":
         """A benchmark restricted to `task_ids` (kept in dataset order)."""
         wanted = {self.task_id(t) for t in task_ids}
-        sub = type(self).__new__(type(self))
-        Benchmark.__init__(sub, [p for p in self.problems if p.task_id in wanted], self.source, self.sha256)
+        sub = copy.copy(self)  # keeps what a subclass holds (its caches, its options)
+        sub.problems = [p for p in self.problems if p.task_id in wanted]
+        sub._by_id = {p.task_id: p for p in sub.problems}
         return sub
 
     @abstractmethod
@@ -136,29 +102,9 @@ class Benchmark(ABC):
     def canonical(self, problem: Problem) -> Program:
         return self.program(problem, solution=problem.canonical_solution)
 
-    # ---- call tiers (datasets whose programs have `tiers`: their judging rules live in their module) -----------
-    score_tiers: ClassVar[tuple[str, ...]] = ()  # tiers with a pass@k of their own in summary.json ("base")
-
-    def judge(self, problem: Problem) -> tuple[str, dict[str, Any]]:
-        """(judge source, its parameters) for the problem's tiers: trusted code the sandbox runner runs."""
-        raise InputError(f"{self.name} has no call tiers")
-
-    def input_limits(self, reference_cpu: list[float]) -> list[float]:
-        """Per-input CPU limits from the reference solution's CPU time per input."""
-        raise InputError(f"{self.name} has no call tiers")
-
-    def digest_threshold(self, problem: Problem) -> int:
-        """Reference outputs longer than this (as text) may be kept as a digest (0: never): only where the
-        judge compares them by exact equality."""
-        return 0
-
-    def tier_cpu(self, limits: list[float]) -> float:
-        """A tier's CPU limit from its per-input limits."""
-        raise InputError(f"{self.name} has no call tiers")
-
-    def combine(self, problem: Problem, tiers: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """One verdict from the tiers' ({name: {"status", "reason", ...}}): status, reason and row fields."""
-        raise InputError(f"{self.name} has no call tiers")
+    # Datasets whose programs have call tiers declare how they are judged on the Program (execute/program.py
+    # Judging); these tiers get a pass@k of their own in summary.json ("base").
+    score_tiers: ClassVar[tuple[str, ...]] = ()
 
     def public_examples(self, problem: Problem) -> PublicExamples:
         """Default: the examples written in the prompt's text, which the hidden tests need not contain."""

@@ -17,10 +17,11 @@ number is accepted.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from typing import Any, ClassVar
 
-from coderun.datasets.base import (Benchmark, CallTier, Problem, Program, PublicExamples, check_fields,
+from coderun.datasets.base import (Benchmark, CallTier, Judging, Problem, Program, PublicExamples, check_fields,
                                    read_dataset_file, register)
 from coderun.errors import InputError
 from coderun.sandbox import plaindata
@@ -48,7 +49,7 @@ class EvalPlus(Benchmark):
 
     def __init__(self, problems: list[Problem], source: str, sha256: str):
         super().__init__(problems, source, sha256)
-        self._tiers: dict[str, tuple[CallTier, ...]] = {}
+        self._tiers: dict[str, tuple[tuple[CallTier, ...], Judging]] = {}
 
     def task_id(self, raw: Any) -> str:
         if self.family == "mbpp" and isinstance(raw, (int, str)) and not isinstance(raw, bool) \
@@ -63,15 +64,19 @@ class EvalPlus(Benchmark):
             code = problem.prompt + completion
         else:
             raise TypeError("program() needs a completion or a solution")
-        return Program(code, "", self.tiers(problem))
+        tiers, judging = self._plan(problem)
+        return Program(code, "", tiers, judging)
 
-    def tiers(self, problem: Problem) -> tuple[CallTier, ...]:
-        if problem.task_id not in self._tiers:  # encoded once per problem: samples share them
+    def _plan(self, problem: Problem) -> tuple[tuple[CallTier, ...], Judging]:
+        """The base and plus tiers and their rules, built once per problem: samples share them."""
+        if problem.task_id not in self._tiers:
             mode = "not_none" if problem.extra["oracle"] == "not_none" else "value"
-            self._tiers[problem.task_id] = tuple(
-                CallTier(name, problem.entry_point, plaindata.dumps(problem.extra[f"{name}_input"]),
-                         len(problem.extra[f"{name}_input"]), mode)
-                for name in ("base", "plus"))
+            tiers = tuple(CallTier(problem.task_id, name, problem.entry_point,
+                                   plaindata.dumps(problem.extra[f"{name}_input"]),
+                                   len(problem.extra[f"{name}_input"]), mode) for name in ("base", "plus"))
+            spec = (("atol", problem.extra["atol"]), ("oracle", problem.extra["oracle"]))
+            judging = Judging(judge_source(), spec, input_limits, tier_cpu, digest_threshold(problem), combine)
+            self._tiers[problem.task_id] = (tiers, judging)
         return self._tiers[problem.task_id]
 
     def public_examples(self, problem: Problem) -> PublicExamples:
@@ -83,40 +88,6 @@ class EvalPlus(Benchmark):
         return PublicExamples(text=problem.prompt, note="HumanEval+'s docstring examples are among its base "
                               "inputs: a reranker that runs them sees part of the answer key")
 
-    def judge(self, problem: Problem) -> tuple[str, dict[str, Any]]:
-        return judge_source(), {"atol": problem.extra["atol"], "oracle": problem.extra["oracle"]}
-
-    def input_limits(self, reference_cpu: list[float]) -> list[float]:
-        return [round(max(FLOOR, FACTOR * t), 3) for t in reference_cpu]
-
-    def digest_threshold(self, problem: Problem) -> int:
-        # Exact equality only: no tolerance (atol 0) and no special oracle. (Divergence, docs/evalplus.md: a
-        # tier whose earlier outputs are floats forces atol, and then EvalPlus compares later numeric
-        # outputs approximately; a digested one is compared exactly. No HumanEval+/MBPP+ tier has both.)
-        exact = problem.extra["atol"] == 0 and problem.extra["oracle"] is None
-        return DIGEST_OVER if exact else 0
-
-    def tier_cpu(self, limits: list[float]) -> float:
-        return round(min(TIER_CAP, sum(limits)) + TIER_GRACE, 3)
-
-    def combine(self, problem: Problem, tiers: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """status/passed: the plus verdict (both tiers passed); the first tier that did not pass gives the
-        status and reason; base_* is the base tier alone."""
-        base, plus = tiers["base"], tiers["plus"]
-        first = next((t for t in (base, plus) if t["status"] != "passed"), None)
-        name = "base" if first is base else "plus"
-        fields = {"base_status": base["status"], "base_passed": base["status"] == "passed",
-                  "plus_status": plus["status"]}
-        for tier_name, tier in (("base", base), ("plus", plus)):
-            if "inputs" in tier:
-                fields[f"{tier_name}_inputs"] = tier["inputs"]
-                fields[f"{tier_name}_inputs_passed"] = tier.get("inputs_passed", 0)
-            if tier.get("failed_input") is not None:
-                fields[f"{tier_name}_failed_input"] = tier["failed_input"]
-        if first is None:
-            return {"status": "passed", "reason": "", **fields}
-        return {"status": first["status"], "reason": f"{name}: {first['reason']}", **fields}
-
 
 class HumanEvalPlus(EvalPlus):
     name, family = "humaneval-plus", "humaneval"
@@ -126,6 +97,42 @@ class MBPPPlus(EvalPlus):
     name, family = "mbpp-plus", "mbpp"
 
 
+def input_limits(reference_cpu: list[float]) -> list[float]:
+    return [round(max(FLOOR, FACTOR * t), 3) for t in reference_cpu]
+
+
+def tier_cpu(limits: list[float]) -> float:
+    return round(min(TIER_CAP, sum(limits)) + TIER_GRACE, 3)
+
+
+def digest_threshold(problem: Problem) -> int:
+    # Exact equality only: no tolerance (atol 0) and no special oracle. (Divergence, docs/evalplus.md: a
+    # tier whose earlier outputs are floats forces atol, and then EvalPlus compares later numeric
+    # outputs approximately; a digested one is compared exactly. No HumanEval+/MBPP+ tier has both.)
+    exact = problem.extra["atol"] == 0 and problem.extra["oracle"] is None
+    return DIGEST_OVER if exact else 0
+
+
+def combine(tiers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """status/passed: the plus verdict (both tiers passed); the first tier that did not pass gives the
+    status and reason; base_* is the base tier alone."""
+    base, plus = tiers["base"], tiers["plus"]
+    first = next((t for t in (base, plus) if t["status"] != "passed"), None)
+    name = "base" if first is base else "plus"
+    fields = {"base_status": base["status"], "base_passed": base["status"] == "passed",
+              "plus_status": plus["status"]}
+    for tier_name, tier in (("base", base), ("plus", plus)):
+        if "inputs" in tier:
+            fields[f"{tier_name}_inputs"] = tier["inputs"]
+            fields[f"{tier_name}_inputs_passed"] = tier.get("inputs_passed", 0)
+        if tier.get("failed_input") is not None:
+            fields[f"{tier_name}_failed_input"] = tier["failed_input"]
+    if first is None:
+        return {"status": "passed", "reason": "", **fields}
+    return {"status": first["status"], "reason": f"{name}: {first['reason']}", **fields}
+
+
+@functools.cache
 def judge_source() -> str:
     return (resources.files("coderun.datasets") / "evalplus_judge.py").read_text()
 

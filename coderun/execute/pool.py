@@ -26,7 +26,7 @@ DAEMON_GONE = ("the sandbox provider stopped answering (is the Docker daemon run
                "are saved, run the same command again to resume")
 PIPELINE = 2  # jobs in flight per sandbox: the next job waits in the runner's stdin
 IDLE = object()  # what a live feeder of run() yields when it has nothing yet: run() then waits for a verdict
-CALL_FIELDS = ("inputs", "inputs_passed", "failed_input", "outputs")  # what a call test's verdict adds
+RUNNER_FIELDS = ("id", "status", "reason", "cpu", "wall", "output", "dirty", "suspect")  # the rest: a driver's
 PREFETCH = 100  # jobs before a sandbox's recycle at which its successor starts booting
 CACHE_SIZE = 10_000  # recent verdicts, for running identical programs once; an LRU keeps memory flat
 # (identical samples of one problem arrive close together in a samples file)
@@ -325,7 +325,7 @@ class _Worker:
 
     def _verdict(self, msg: dict[str, Any], attempt: int) -> Verdict:
         self.pool.stats["executed"] += 1
-        extra = {k: msg[k] for k in CALL_FIELDS if k in msg}
+        extra = {k: v for k, v in msg.items() if k not in RUNNER_FIELDS}  # passed through, unread
         return Verdict(status=Status(msg.get("status", "error")), reason=msg.get("reason", ""),
                        cpu=float(msg.get("cpu", 0.0)), wall=float(msg.get("wall", 0.0)),
                        output=msg.get("output", "")[:2048], attempts=attempt + 1, sandbox=self.sandbox.name,

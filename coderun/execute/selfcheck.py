@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from coderun.errors import CoderunError
-from coderun.execute.base import Job, get_provider
+from coderun.execute.base import get_provider
+from coderun.execute.limits import TaskLimits
 from coderun.execute.pool import SandboxPool
+from coderun.execute.program import Program
+from coderun.execute.service import ExecutionService
 from coderun.records import Status
 
 # (name, program, test, the status that proves the property holds)
@@ -33,8 +36,8 @@ def run_checks(provider_name: str = "docker") -> list[tuple[str, bool, str]]:
     try:
         with SandboxPool(get_provider(provider_name, build=False), workers=1) as pool:
             results = [("sandbox starts", True, f"{pool.info.get('image') or provider_name}")]
-            jobs = [Job(p, t, cpu=0.5, wall=5.0, mem=512 << 20) for _, p, t, _ in CHECKS]
-            for (name, _, _, expected), verdict in zip(CHECKS, pool.run_all(jobs)):
+            work = [(Program(p, t), TaskLimits.fixed(0.5)) for _, p, t, _ in CHECKS]
+            for (name, _, _, expected), verdict in zip(CHECKS, ExecutionService(pool, 512 << 20).run_all(work)):
                 detail = f"{verdict.status}: {verdict.reason}" if verdict.reason else verdict.status
                 results.append((name, verdict.status == expected, detail))
             return results

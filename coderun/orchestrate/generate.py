@@ -30,6 +30,7 @@ from coderun.generate import base as gen
 from coderun.generate.records import SamplesLog, sample_row
 from coderun.orchestrate.identity import describe_change, package_versions
 from coderun.orchestrate.options import DatasetSelection, ExecutionOptions, OutputOptions
+from coderun.execute.limits import TaskLimits
 from coderun.orchestrate.stage import ExecutionStage, Outcome, Plan, Progress, make_executor
 from coderun.records import SAMPLES_FILE, DatasetRef, ExecutionRecord, RunConfig, RunDir, now_iso
 from coderun.samples import Sample
@@ -157,7 +158,7 @@ class Session:
         self.format = prompts.get_format(self.info.prompt_family, opts.prompt)
         self.sampling = opts.sampling()
         self.ks = summary_lib.resolve_ks(opts.output.k, {p.task_id: opts.n for p in self.problems})
-        self.calibrated: dict[str, dict] = {}  # per-task limits, shared by every run of the session
+        self.calibrated: dict[str, TaskLimits] = {}  # per-task limits, shared by every run of the session
         self._stack = ExitStack()
         self._executor = None
         self._backend: tuple[str, gen.Backend] | None = None

@@ -19,6 +19,7 @@ from coderun import rerank
 from coderun.datasets.base import load_checked
 from coderun.errors import InputError
 from coderun.orchestrate.options import ExecutionOptions
+from coderun.execute.limits import TaskLimits
 from coderun.orchestrate.stage import make_executor
 from coderun.records import RunConfig, RunDir, Status
 from coderun.rerank import stats as rm
@@ -86,7 +87,7 @@ def rerank_run(run_dir: str, options: Options, *, judge=None, dataset_path: str 
         ctx = Context(bench, FeatureStore(run.path / "rerank" / "features.jsonl"), options,
                       pool=_opener(stack, None, lambda: make_executor(execution)),
                       judge=_opener(stack, judge, lambda: closing(_open_judge(options, run.path))),
-                      cpu_limits={t: v.get("cpu", 1.0) for t, v in config.execution.limits.items()},
+                      cpu_limits={t: TaskLimits.from_json(v).cpu for t, v in config.execution.limits.items()},
                       memory=execution.memory_bytes)
         if progress is not None:
             ctx.progress = progress

@@ -5,8 +5,8 @@ execute through here, so the rules live once:
 - a recorded verdict is reused only for the same program, under the same execution settings, dataset and
   execution environment (the executor's fingerprint); otherwise earlier verdicts are set aside;
 - `error` verdicts are never reused: they are not answers, and a later run retries them;
-- per-problem CPU limits are `--timeout` for all, or kept from the run being resumed, or calibrated from
-  the reference solution now;
+- per-problem limits are `--timeout` for all, or kept from the run being resumed, or calibrated from
+  the reference solution now (the execution service's `prepare`);
 - results.jsonl is appended one verdict at a time, then compacted to one row per sample in input order,
   and summary.json is written from it.
 """
@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from coderun import summary as summary_lib
-from coderun.datasets.base import Benchmark, CallTier, Program
-from coderun.execute import limits
-from coderun.execute.base import Blob, Call, Executor, Job, Verdict
+from coderun.datasets.base import Benchmark, Program
+from coderun.execute.base import Executor
+from coderun.execute.limits import TaskLimits
 from coderun.execute.pool import PendingPool
+from coderun.execute.service import ExecutionService
 from coderun.orchestrate.options import ExecutionOptions
-from coderun.orchestrate.reference import References, TierReference
 from coderun.records import ResultRow, RowRef, RunConfig, RunDir, Status, now_iso
 from coderun.samples import Sample
 
-ENCODING_ALLOWANCE = 30.0  # CPU seconds a tier's process may spend beyond its calls (encoding their values)
 LOCAL_NODE = socket.gethostname()  # the `node` of rows executed on this machine (Ray rows name their node)
 
 
@@ -117,9 +116,8 @@ class ExecutionStage:
         self.done: dict[tuple[str, int], RowRef] = {}
         self.todo: list[tuple[str, int]] = []
         self.executed = 0
-        self.references: References | None = None
-        self._calls: dict[tuple[str, str], tuple[Call, float]] = {}
-        self._judge: Blob | None = None
+        self.service: ExecutionService | None = None
+        self.limits: dict[str, TaskLimits] = {}
 
     def resume(self, old: RunConfig | None) -> None:
         """Reuse the verdicts recorded under `old` that still hold; set the others aside."""
@@ -139,55 +137,29 @@ class ExecutionStage:
         self.progress.start(self.expected, Counter(r.status for r in self.done.values()))
         self.progress.stop()
 
-    def start(self, executor: Executor, calibrated: dict[str, dict] | None = None) -> None:
+    def start(self, executor: Executor, calibrated: dict[str, TaskLimits] | None = None) -> None:
         """Bind an entered executor. `calibrated` is a cache of limits shared by the runs of one command."""
         self.executor = executor
-        if self.bench.score_tiers:  # call tiers: the reference outputs they are judged against (cached)
-            self.references = References(self.bench, executor.fingerprint, self.execution.memory_bytes)
-            self.references.ensure(executor, self.tasks)
+        self.service = ExecutionService(executor, self.execution.memory_bytes, self.execution.timeout,
+                                        self.execution.all_inputs)
         if self.old is not None and self.old.execution.fingerprint != executor.fingerprint:
             self.run.set_aside_results()  # another execution environment: earlier verdicts no longer apply
             self.done, self.todo = {}, list(self.plan.digests)
         self.config.execution.sandbox = dict(executor.info)
-        self.config.execution.limits = self._limits(self.tasks, calibrated if calibrated is not None else {})
+        self.limits = self._limits(self.tasks, calibrated if calibrated is not None else {})
+        self.config.execution.limits = {t: lim.to_json() for t, lim in self.limits.items()}
         self.run.write_config(self.config)
         self._executed_before = executor.stats.get("executed", 0)
         self.progress.start(self.expected, Counter(r.status for r in self.done.values()))
 
-    def _limits(self, tasks: list[str], calibrated: dict[str, dict]) -> dict[str, dict]:
-        """Per-task limits, each with how the reference solution fared under them ("reference"): calibrated
-        from it, or checked under --timeout, or kept from the run being resumed."""
-        if self.bench.score_tiers:
-            return {t: self._tier_limits(t) for t in tasks}
-        known = {**(self.old.execution.limits if self.old and self.done else {}), **calibrated}
-        missing = [t for t in tasks if "reference" not in known.get(t, {})]
-        if missing:
-            references = {t: astuple(self.bench.canonical(self.bench.get(t))) for t in missing}
-            memory = self.execution.memory_bytes
-            if self.execution.timeout is None:
-                found = limits.calibrate(self.executor, references, memory)
-            else:
-                found = limits.check(self.executor, references, float(self.execution.timeout), memory)
-            calibrated.update(found)
-            known.update(found)
-        return known
-
-    def _tier_limits(self, task: str) -> dict[str, Any]:
-        """What config.json records of a task's tiers: each tier's CPU limit and the reference's CPU time (the
-        per-input limits follow from the cached reference, or all equal --timeout)."""
-        out, passed = {}, True
-        for tier in self.bench.canonical(self.bench.get(task)).tiers:
-            ref = self.references.tier(task, tier.name)
-            limits = self._input_limits(ref)
-            out[tier.name] = {"cpu": self.bench.tier_cpu(limits), "reference_cpu": round(sum(ref.cpu), 4)}
-            # the reference passes under the run's limits when it failed no input and none exceeds its limit
-            passed &= not ref.failed and all(c <= lim for c, lim in zip(ref.cpu, limits))
-        return {"tiers": out, "reference": Status.PASSED if passed else Status.FAILED}
-
-    def _input_limits(self, ref: TierReference) -> list[float]:
-        if self.execution.timeout is not None:
-            return [float(self.execution.timeout)] * len(ref.cpu)
-        return self.bench.input_limits(ref.cpu)
+    def _limits(self, tasks: list[str], calibrated: dict[str, TaskLimits]) -> dict[str, TaskLimits]:
+        """Per-task limits, each with how the reference solution fared under them: kept from the run being
+        resumed or from this command's earlier runs, else fixed now by the execution service."""
+        recorded = self.old.execution.limits if self.old and self.done else {}
+        known = {**{t: TaskLimits.from_json(v) for t, v in recorded.items()}, **calibrated}
+        found = self.service.prepare({t: self.bench.canonical(self.bench.get(t)) for t in tasks}, known)
+        calibrated.update(found)
+        return {**known, **found}
 
     def execute(self, programs: Iterable[tuple[Sample, Program]]) -> None:
         """Run `programs` (those without a reusable verdict), recording each verdict as it arrives."""
@@ -200,69 +172,15 @@ class ExecutionStage:
         return BackgroundRun(self)
 
     def _record(self, programs: Iterable[tuple[Sample, Program]]) -> None:
-        pending: dict[tuple[str, int], dict[str, Any]] = {}  # tier verdicts of samples with call tiers
-        for (s, p, tier), verdict in self.executor.run(self._jobs(programs)):
-            if tier is None:
-                row = self._row(s, p, verdict, {"status": verdict.status, "reason": verdict.reason})
-            else:
-                tiers = pending.setdefault((s.task_id, s.sample_index), {})
-                tiers[tier] = verdict
-                if len(tiers) < len(p.tiers):
-                    continue
-                del pending[(s.task_id, s.sample_index)]
-                row = self._tiered_row(s, p, tiers)
+        work = (((s, p), p, self.limits[s.task_id]) for s, p in programs)
+        for (s, p), outcome in self.service.run(work):
+            row = ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=outcome.status,
+                            passed=outcome.passed, reason=outcome.reason, time=round(outcome.wall, 4),
+                            cpu_time=round(outcome.cpu, 4), finished_at=now_iso(), program=p.digest(),
+                            attempts=outcome.attempts, sandbox=outcome.sandbox, output=outcome.output,
+                            node=outcome.node or LOCAL_NODE, extra=dict(outcome.fields))
             self.run.append(row)
             self.progress.advance(row)
-
-    def _jobs(self, programs: Iterable[tuple[Sample, Program]]) -> Iterator[tuple[tuple, Job]]:
-        memory, cpu = self.execution.memory_bytes, self.config.execution.limits
-        for s, p in programs:
-            if not p.tiers:
-                yield (s, p, None), limits.job(p.solution, p.test, cpu[s.task_id]["cpu"], memory)
-                continue
-            for tier in p.tiers:
-                yield (s, p, tier.name), self.tier_job(s.task_id, p, tier, memory)
-
-    def tier_job(self, task: str, program: Program, tier: CallTier, memory: int) -> Job:
-        key = (task, tier.name)
-        if key not in self._calls:  # built once per task and tier: every sample shares the blobs
-            ref = self.references.tier(task, tier.name)
-            source, spec = self.bench.judge(self.bench.get(task))
-            input_limits = self._input_limits(ref)
-            call = Call(tier.entry_point, Blob(tier.inputs), tuple(input_limits), expected=ref.expected,
-                        judge=self._judge_blob(source), spec=tuple(sorted(spec.items())), mode=tier.mode,
-                        run_all=self.execution.all_inputs, skip=tuple(sorted(ref.failed)),
-                        digest_at=ref.digests, calls_cpu=self.bench.tier_cpu(input_limits))
-            # The process may take longer than its calls: encoding large return values is not the sample's
-            # time. The runner holds the calls to the tier's limit; this bounds the whole process.
-            self._calls[key] = (call, round(2 * call.calls_cpu + ENCODING_ALLOWANCE, 3))
-        call, cpu = self._calls[key]
-        return Job(program.solution, "", cpu=cpu, wall=limits.wall_backstop(cpu), mem=memory, call=call)
-
-    def _judge_blob(self, source: str) -> Blob:
-        if self._judge is None or self._judge.text != source:
-            self._judge = Blob(source)
-        return self._judge
-
-    def _row(self, s: Sample, p: Program, verdict: Verdict, outcome: dict[str, Any], **extra) -> ResultRow:
-        return ResultRow(task_id=s.task_id, sample_index=s.sample_index, status=Status(outcome["status"]),
-                         passed=outcome["status"] == Status.PASSED, reason=outcome["reason"],
-                         time=round(verdict.wall, 4), cpu_time=round(verdict.cpu, 4), finished_at=now_iso(),
-                         program=p.digest(), attempts=verdict.attempts, sandbox=verdict.sandbox,
-                         output=verdict.output, node=verdict.extra.get("node") or LOCAL_NODE, extra=extra)
-
-    def _tiered_row(self, s: Sample, p: Program, tiers: dict[str, Verdict]) -> ResultRow:
-        """One row from a sample's tier verdicts, combined by the dataset's rule."""
-        outcome = self.bench.combine(self.bench.get(s.task_id),
-                                     {name: {"status": v.status, "reason": v.reason, **v.extra}
-                                      for name, v in tiers.items()})
-        ordered = [tiers[t.name] for t in p.tiers]
-        worst = next((v for v in ordered if v.status != Status.PASSED), ordered[-1])
-        total = Verdict(worst.status, cpu=sum(v.cpu for v in ordered), wall=sum(v.wall for v in ordered),
-                        output=worst.output, attempts=max(v.attempts for v in ordered), sandbox=worst.sandbox,
-                        extra={"node": worst.extra.get("node")})
-        fields = {k: v for k, v in outcome.items() if k not in ("status", "reason")}
-        return self._row(s, p, total, outcome, **fields)
 
     def _stopped(self) -> None:
         self.run.close()
@@ -285,7 +203,7 @@ class ExecutionStage:
 
     def notes(self) -> list[str]:
         """What a user should hear about this execution besides the scores."""
-        refs = self.references
+        refs = self.service.references if self.service is not None else None
         if refs is None or not refs.computed_tasks:
             return []
         return [f"computed the reference outputs of {refs.computed_tasks} problems in {refs.computed_seconds:.1f} s, "
@@ -294,21 +212,18 @@ class ExecutionStage:
     def reference_solutions(self) -> dict[str, Any]:
         """How the benchmark's own solutions of the run's problems fared under the run's limits: a sandbox that
         lacks something, or limits too tight for this machine, shows here before it deflates every score."""
-        recorded = self.config.execution.limits
+        recorded = {t: TaskLimits.from_json(v) for t, v in self.config.execution.limits.items()}
         tasks = list(self.plan.per_task)
-        checked = [t for t in tasks if "reference" in recorded.get(t, {})]
-        failed = [t for t in checked if recorded[t]["reference"] != Status.PASSED]
+        checked = [t for t in tasks if t in recorded and recorded[t].checked]
+        failed = [t for t in checked if recorded[t].reference != Status.PASSED]
         out: dict[str, Any] = {"problems": len(checked), "passed": len(checked) - len(failed), "failed": failed}
         if len(checked) < len(tasks):  # a run directory of an older release, resumed with nothing to run
             out["unchecked"] = len(tasks) - len(checked)
-        if self.references is not None and self.references.failures(tasks):
-            out["failed_inputs"] = {t: {tier: sorted(f) for tier, f in tiers.items()}
-                                    for t, tiers in self.references.failures(tasks).items()}
+        refs = self.service.references if self.service is not None else None
+        if refs is not None and refs.failures(tasks):
+            out["failed_inputs"] = {t: {name: sorted(f) for name, f in failed.items()}
+                                    for t, failed in refs.failures(tasks).items()}
         return out
-
-
-def astuple(program: Program) -> tuple[str, str]:
-    return program.solution, program.test
 
 
 def reusable_verdicts(run: RunDir, plan: Plan) -> dict[tuple[str, int], RowRef]:

@@ -26,8 +26,8 @@ import secrets
 import numpy as np
 
 from coderun.datasets.base import Program
-from coderun.execute.base import Job
-from coderun.execute.limits import wall_backstop
+from coderun.execute.limits import TaskLimits
+from coderun.execute.service import ExecutionService
 from coderun.records import Status
 from coderun.rerank.base import Reranker, fingerprint, register
 from coderun.rerank.examples import Example, examples_from_asserts, parse_examples
@@ -183,9 +183,7 @@ class ExecReranker(Reranker):
                 item = c.code_digest
                 if ctx.store.get("exec", settings, item) is None and (task_id, item) not in todo:
                     program = probe_program(c.code, examples, public.setup, cpu, nonce)
-                    job_cpu = min(MAX_JOB_CPU, cpu * (len(examples) + 1))
-                    todo[(task_id, item)] = Job(program.solution, program.test, cpu=job_cpu,
-                                                wall=wall_backstop(job_cpu), mem=ctx.memory)
+                    todo[(task_id, item)] = (program, TaskLimits.fixed(min(MAX_JOB_CPU, cpu * (len(examples) + 1))))
         if todo:
             self._run(ctx, todo, plans, nonce)
         for task_id, cands in candidates.items():
@@ -195,8 +193,9 @@ class ExecReranker(Reranker):
         return out
 
     def _run(self, ctx, todo, plans, nonce) -> None:
-        pool = ctx.pool()
-        for done, ((task_id, item), verdict) in enumerate(pool.run(iter(todo.items())), 1):
+        service = ExecutionService(ctx.pool(), ctx.memory)
+        work = ((key, program, limits) for key, (program, limits) in todo.items())
+        for done, ((task_id, item), verdict) in enumerate(service.run(work), 1):
             ctx.progress("probing", done, len(todo))
             examples, settings = plans[task_id]
             if verdict.status == Status.ERROR:

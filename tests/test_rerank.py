@@ -150,3 +150,35 @@ def test_mbpp_examples_are_labelled_as_leaking():
     first = bench.problems[0]
     examples = problem_examples(bench.public_examples(first), first.entry_point)
     assert examples and all(first.entry_point in e.call for e in examples)
+
+
+@pytest.mark.docker
+def test_exec_probes_of_a_call_tier_run_get_the_runs_limits(tmp_path):
+    """A HumanEval+ run records its limits per tier; the probes read them (they ran at 1.0 s whatever the run's)."""
+    from coderun import api, datasets
+    from coderun.orchestrate.rerank import rerank_run
+
+    problem = datasets.load("humaneval-plus").get("HumanEval/0")
+    slow_first_call = problem.canonical_solution.replace(
+        "    sorted_numbers =", "    if not CALLS:\n        import time\n        end = time.process_time() + 1.5\n"
+                       "        while time.process_time() < end:\n            for _ in range(100000):\n                pass\n"
+                       "    CALLS.append(1)\n    sorted_numbers =", 1)
+    assert "CALLS.append" in slow_first_call
+    run = api.evaluate([{"task_id": "HumanEval/0", "solution": "CALLS = []\n" + slow_first_call}], "humaneval-plus",
+                       out=tmp_path / "run", timeout=2.5, workers=1)
+    assert run.rows[0].status == "passed", run.rows[0].reason
+    rerank_run(str(run.dir), Options("exec"))
+    features = rows_of(run.dir)[0]["rerank_features"]
+    assert features["ok"][0] == "1", features  # the first example's probe took 1.5 s of its 2.5 s
+
+
+def test_a_selected_subset_of_a_call_tier_dataset_builds_programs():
+    """select() kept only Benchmark's own state: a subset of humaneval-plus lost its tier cache (AttributeError)."""
+    from coderun import datasets
+
+    full = datasets.load("humaneval-plus")
+    sub = full.select(["HumanEval/3", "HumanEval/0"])
+    assert [p.task_id for p in sub.problems] == ["HumanEval/0", "HumanEval/3"]
+    program = sub.canonical(sub.get("HumanEval/3"))
+    assert program == full.canonical(full.get("HumanEval/3")) and [t.name for t in program.tiers] == ["base", "plus"]
+    assert len(full) == 164

@@ -7,7 +7,8 @@ A job's "call": {"entry": name, "inputs": blob, "expected": blob or null (record
 "digest_at": inputs whose expected value is a digest, for which the sample's process sends its value's digest,
 "calls_cpu": the tier's limit on the CPU its calls take together (encoding the values excluded),
 "spec": the judge's parameters, "limits": per-input CPU seconds, "mode": "value" | "not_none",
-"all": run every input (else stop at the first that fails), "skip": inputs not to judge}.
+"all": run every input (else stop at the first that fails), "skip": inputs not to judge, "setup": the
+benchmark's own code, run after the sample's in its namespace}.
 
 The sample's process receives its code, the entry point, the inputs and their limits, and nothing else: it is
 forked from the zygote (zygote.py), which never held an expected value, a judge or another job's data. Per
@@ -76,10 +77,12 @@ def child_main(job: dict, fd: int) -> None:  # pragma: no cover - runs in the sa
     """Run the sample's code, then call its entry point on every input, one frame per input. Never returns."""
     write, exit_now = frames.write_all, os._exit
     try:
-        inputs = plaindata.loads(job.pop("inputs"))
+        inputs = plaindata.loads(job.pop("body").decode("utf-8", "surrogatepass"))
         code = compile(job["solution"], "<solution>", "exec", dont_inherit=True)
+        setup = compile(job.get("setup") or "", "<setup>", "exec", dont_inherit=True)
         namespace: dict = {}
         exec(code, namespace)
+        exec(setup, namespace)  # the benchmark's own setup (imports), after the program as its tests have it
         fn = namespace.get(job["entry"])
         if not callable(fn):
             raise NameError(f"name {job['entry']!r} is not defined")
@@ -119,7 +122,10 @@ def _calls(fn, inputs: list, job: dict, fd: int) -> None:  # pragma: no cover - 
         except BaseException as exc:  # noqa: BLE001 - the sample's exception is its answer for this input
             kind, body = b"X", _exception(exc)
         used = process_time() - start
-        write(fd, frame(b"C", f"{i} {used:.6f} "))  # the call is over: encoding is not its time
+        returned = frame(b"C", f"{i} {used:.6f} ")  # the call is over: encoding is not its time
+        if kind != b"V" or not _quick(out):  # a value that may take a while to encode: say so first
+            write(fd, returned)
+            returned = b""
         if kind == b"V":
             try:
                 if not_none:
@@ -130,7 +136,7 @@ def _calls(fn, inputs: list, job: dict, fd: int) -> None:  # pragma: no cover - 
                 kind, body = b"N", str(exc)
             except BaseException as exc:  # noqa: BLE001 - e.g. a value too deep or too large to encode
                 kind, body = b"N", f"its return value could not be encoded ({type(exc).__name__})"
-        write(fd, frame(kind, f"{i} {used:.6f} {body}"))
+        write(fd, returned + frame(kind, f"{i} {used:.6f} {body}"))
 
 
 def _encode(out, as_digest: bool, digest_over: int) -> str:  # pragma: no cover - runs in the sample's process
@@ -186,14 +192,17 @@ class CallTest:
         self.calls_cpu = 0.0  # CPU the calls took, as the sample's process reports it (encoding excluded)
         self.over_tier = False
         self.failure = None  # (index, reason) of the first failing input
+        self.input_timeout = False  # that input overran its own CPU limit (a dataset may count it a timeout)
         self.outputs: list = []  # record mode: [kind, body, cpu] per input
         self.stop = False
 
-    def child_job(self) -> dict:
-        """What the sample's process gets: its code, the entry point, the inputs (as text) and their limits."""
-        return {"driver": "call", "solution": self.job["solution"], "entry": self.entry,
-                "inputs": self.blobs.raw_text(self.inputs_digest), "limits": self.limits, "mode": self.mode,
-                "digest_at": self.digest_at, "digest_over": self.digest_over if self.record else 0}
+    def child_job(self) -> tuple[dict, bytes]:
+        """What the sample's process gets: its code, the entry point and the inputs' limits (a JSON header),
+        and the inputs' plain-data text (the body)."""
+        header = {"driver": "call", "solution": self.job["solution"], "setup": self.job["call"].get("setup") or "",
+                  "entry": self.entry, "limits": self.limits, "mode": self.mode, "digest_at": self.digest_at,
+                  "digest_over": self.digest_over if self.record else 0}
+        return header, self.blobs.raw_text(self.inputs_digest).encode("utf-8", "surrogatepass")
 
     def child_fds(self) -> list[int]:
         return []
@@ -244,26 +253,28 @@ class CallTest:
         if i in self.skip:
             self.passed += 1
             return
-        self._fail(i, {b"X": "raised ", b"T": "", b"N": ""}.get(kind, "?") + body)
+        self._fail(i, {b"X": "raised ", b"T": "", b"N": ""}.get(kind, "?") + body, timed_out=kind == b"T")
 
-    def _fail(self, index: int, why: str) -> None:
+    def _fail(self, index: int, why: str, timed_out: bool = False) -> None:
         if self.failure is None:
             args = self.inputs[index] if index < len(self.inputs) else ()
             self.failure = (index, f"input {index} {short_args(args)}: {why}")
+            self.input_timeout = timed_out
         if not self.run_all:
             self.stop = True
 
-    def budget(self, used: float) -> float:
-        """CPU seconds the current input may still take before the runner kills it."""
+    def budget(self, used: float | None) -> float:
+        """CPU seconds the current input may still take before the runner kills it (`used`: the child's CPU
+        time now; None: as of the frame that started the input)."""
         if self.started_cpu is None or self.next >= len(self.limits):
             return float("inf")
-        return self.limits[self.next] + SLACK - (used - self.started_cpu)
+        return self.limits[self.next] + SLACK - (0.0 if used is None else used - self.started_cpu)
 
     def overran(self, used: float) -> bool:
         """True (and the input failed) when the current input is over its limit: the child is killed."""
         if self.budget(used) > 0:
             return False
-        self._fail(self.next, f"timed out (input limit {self.limits[self.next]:g} s)")
+        self._fail(self.next, f"timed out (input limit {self.limits[self.next]:g} s)", timed_out=True)
         self.stop = True
         return True
 
@@ -284,12 +295,28 @@ class CallTest:
                                                          f"{self.next} of {n}", **done}
         if self.failure is not None:
             index, reason = self.failure
-            return {"status": "failed", "reason": reason, "failed_input": index, **done}
+            return {"status": "failed", "reason": reason, "failed_input": index, "input_timeout": self.input_timeout,
+                    **done}
         if self.passed == n:
             return {"status": "passed", "reason": "", **done}
         if base["status"] in ("failed", "error"):
             return {**base, **done}  # it never got to (or through) the calls: a crash, an exit, a bad program
         return {"status": "failed", "reason": f"stopped after {self.next} of {n} inputs", **done}
+
+
+def _quick(value, depth: int = 0) -> bool:  # pragma: no cover - runs in the sample's process
+    """Whether the value surely encodes in microseconds: then the call's end and its value share one write (half
+    the syscalls of a typical input), since no input's limit can run out while it encodes."""
+    t = type(value)
+    if value is None or t is bool or t is float:
+        return True
+    if t is int:
+        return value.bit_length() < 4096
+    if t is str:
+        return len(value) <= 256
+    if (t is list or t is tuple) and depth == 0:
+        return len(value) <= 16 and all(_quick(v, 1) for v in value)
+    return False
 
 
 def _longer_than(value, chars: int) -> bool:

@@ -34,8 +34,9 @@ class Classic:
         self.mark = frames.frame(b"P", secrets.token_hex(16))
         self.stop = False
 
-    def child_job(self) -> dict:
-        return {"driver": "classic", "solution": self.job["solution"], "test": self.job["test"]}
+    def child_job(self) -> tuple[dict, bytes]:
+        """What the sample's process gets: its program and the tests (a JSON header, no body)."""
+        return {"driver": "classic", "solution": self.job["solution"], "test": self.job["test"]}, b""
 
     def child_fds(self) -> list[int]:
         """The mark pipe's read end, holding the mark (the write end closed: nobody can add to it)."""
@@ -47,7 +48,7 @@ class Classic:
     def feed(self, data: bytes, cpu_now=None) -> None:
         pass  # nothing to judge before the end
 
-    def budget(self, used: float) -> float:
+    def budget(self, used: float | None) -> float:
         return float("inf")
 
     def overran(self, used: float) -> bool:

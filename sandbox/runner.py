@@ -99,16 +99,17 @@ class Runner:
             for fd in given:
                 os.close(fd)
         try:
-            frames.write_all(job_w, json.dumps(driver.child_job()).encode())
+            header, body = driver.child_job()
+            frames.write_all(job_w, json.dumps(header).encode() + b"\n" + body)
         except OSError:
             pass  # the child died setting up; what it wrote says why
         os.close(job_w)
         captured = Captured()
         timed_out, output, ended = self._supervise(pid, job, out_r, ver_r, started, driver, captured)
         wall = time.monotonic() - started
-        dirty = self._sweep(pid)
-        if ended is None:
+        if ended is None:  # killed: reaped before the sweep, which would take the dying child for a leftover
             ended = self.zygote.ended(30.0)
+        dirty = self._sweep(pid)
         rest = _drain(ver_r, 256 << 20)
         captured.add(rest)
         driver.feed(rest)  # what arrived after the child stopped
@@ -133,6 +134,7 @@ class Runner:
         for fd in (out_r, ver_r, zfd):
             poller.register(fd, select.POLLIN)
         output, timed_out, ended = bytearray(), None, None
+        cpu_reader = _CpuReader(pid)
         while True:
             now = time.monotonic()
             wait = max(0.0, min(check_at, wall_deadline) - now)
@@ -147,7 +149,10 @@ class Runner:
                     if not chunk:
                         poller.unregister(fd)
                     captured.add(chunk)
-                    driver.feed(chunk, lambda: _proc_cpu(pid))
+                    driver.feed(chunk, cpu_reader.read)
+                    # An input that just began may overrun its own limit long before the job's: look then
+                    # (CPU time cannot run ahead of wall time on a one-core cap), even if it blocked its timer.
+                    check_at = min(check_at, time.monotonic() + driver.budget(None))
             if ended is not None or driver.stop:
                 break
             now = time.monotonic()
@@ -276,6 +281,23 @@ def _drain(fd, cap: int, nonblocking: bool = True) -> bytes:
         if len(out) < cap:
             out += chunk[: max(cap - len(out), 0)]
     return bytes(out)
+
+
+class _CpuReader:
+    """The child's CPU time, read from /proc at most once per FRESH seconds: frames of fast inputs arrive
+    every few microseconds, and a reading that old understates an input's start by at most FRESH of CPU
+    (CPU time cannot run ahead of wall time), far inside calltest.SLACK."""
+
+    FRESH = 0.005
+
+    def __init__(self, pid: int):
+        self.pid, self.at, self.value = pid, -1.0, 0.0
+
+    def read(self) -> float:
+        now = time.monotonic()
+        if now - self.at > self.FRESH:
+            self.at, self.value = now, _proc_cpu(self.pid)
+        return self.value
 
 
 def _proc_cpu(pid: int) -> float:

@@ -117,8 +117,10 @@ def _child(request: dict, fds: list[int]) -> None:  # pragma: no cover - the sam
             os.setgid(request["uid"])
             os.setuid(request["uid"])
         os.chdir(request["scratch"])
-        job = json.loads(_read_all(JOB_FD))
+        header, _, body = _read_all(JOB_FD).partition(b"\n")  # a JSON header has no raw newline
         os.close(JOB_FD)
+        job = json.loads(header)
+        job["body"] = body
         child_main = CHILD_MAINS[job["driver"]]
     except BaseException as exc:  # noqa: BLE001 - a harness failure, before any sample code exists
         try:

@@ -164,3 +164,13 @@ def test_recycled_sandboxes_boot_ahead_and_none_outlives_the_pool():
     assert len(per_sandbox) == 5 and max(per_sandbox.values()) == 6, per_sandbox
     assert p.stats["replaced"] >= 4 and len(successors) == 4  # each recycle took a sandbox booted ahead
     assert {c.id for c in sandbox_containers()} - before == set()
+
+
+@pytest.mark.docker
+def test_a_sample_killed_at_its_limit_leaves_its_sandbox_clean():
+    """The runner reaps a killed sample before it sweeps: a dying child is not a leftover, so no timeout (nor a
+    call test stopped at its first failing input) costs a container start."""
+    with SandboxPool(get_provider("docker"), workers=1) as pool:
+        verdicts = pool.run_all([Job(f"x = {i}\nwhile True:\n    pass\n", "pass\n", cpu=0.3, wall=4.0) for i in range(4)])
+        assert [v.status for v in verdicts] == ["timeout"] * 4
+        assert pool.stats["replaced"] == 0

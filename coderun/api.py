@@ -104,13 +104,15 @@ def evaluate(samples: PathLike | Iterable[Mapping[str, Any]], dataset: str = "hu
              out: PathLike | None = None, timeout: float | None = None, workers: int | None = None,
              memory: str = "1g", provider: str = "docker", dataset_path: PathLike | None = None,
              task_ids: Sequence[Any] | str | None = None, plus_details: bool = False, progress: Any = None,
-             from_hub: bool = False, challenge_tests: bool = False, ray: str | None = None) -> "Run":
+             from_hub: bool = False, challenge_tests: bool = False, ray: str | None = None,
+             strict: bool = False) -> "Run":
     """Score `samples` (a samples file, or dicts with `task_id` and `completion` or `solution`), as
     `coderun evaluate` does, and return the run. Resumes: verdicts already in `out` are reused. An incomplete
     run (harness errors) is returned, not raised: check `Run.complete`."""
     opts = evaluation_options(samples, dataset, k=k, out=out, timeout=timeout, workers=workers, memory=memory,
                               provider=provider, dataset_path=dataset_path, task_ids=task_ids,
-                              plus_details=plus_details, from_hub=from_hub, challenge_tests=challenge_tests, ray=ray)
+                              plus_details=plus_details, from_hub=from_hub, challenge_tests=challenge_tests, ray=ray,
+                              strict=strict)
     return run_evaluation(opts, progress)
 
 
@@ -118,7 +120,7 @@ def evaluation_options(samples: PathLike | Iterable[Mapping[str, Any]], dataset:
                        k: Ks = None, out: PathLike | None = None, timeout: float | None = None,
                        workers: int | None = None, memory: str = "1g", provider: str = "docker",
                        dataset_path: PathLike | None = None, task_ids: Sequence[Any] | str | None = None,
-                       plus_details: bool = False, from_hub: bool = False, challenge_tests: bool = False,
+                       plus_details: bool = False, from_hub: bool = False, challenge_tests: bool = False, strict: bool = False,
                        ray: str | None = None):
     """The checked EvaluateOptions of `evaluate`. Dicts are written to `samples.jsonl` in the run directory
     first (default directory: runs/python-DIGEST-DATASET, DIGEST naming the samples' content)."""
@@ -127,7 +129,7 @@ def evaluation_options(samples: PathLike | Iterable[Mapping[str, Any]], dataset:
 
     info(dataset)  # an unknown name is an InputError here, before any sandbox starts
     selection = DatasetSelection(name=dataset, path=_opt_str(dataset_path), from_hub=from_hub,
-                                 challenge_tests=challenge_tests, task_ids=_ids(task_ids))
+                                 challenge_tests=challenge_tests, task_ids=_ids(task_ids), strict=strict)
     execution = execution_options(timeout, workers, memory, provider, plus_details, ray)
     output = OutputOptions(out=_opt_str(out), k=parse_k(k))
     path = _samples_path(samples, dataset, output)
@@ -237,7 +239,7 @@ def generate(dataset: str = "humaneval", *, models: str | Sequence[str] | None =
              out: PathLike | None = None, timeout: float | None = None, workers: int | None = None,
              memory: str = "1g", provider: str = "docker", dataset_path: PathLike | None = None,
              plus_details: bool = False, execute: bool = True, overwrite: bool = False, progress: Any = None,
-             **engine: Any) -> list["Run"]:
+             strict: bool = False, **engine: Any) -> list["Run"]:
     """Generate `n` completions per problem with each of `models` (and `loras`), execute and score them, as
     `coderun humaneval|mbpp` does; one Run per run directory. `dataset` is any registered dataset with a
     prompt format. `engine`: dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization,
@@ -248,7 +250,7 @@ def generate(dataset: str = "humaneval", *, models: str | Sequence[str] | None =
         system_prompt=system_prompt, chat_template_kwargs=chat_template_kwargs, response_prefix=response_prefix,
         prompt_style=prompt_style, samples=samples, out=out, timeout=timeout, workers=workers, memory=memory,
         provider=provider, dataset_path=dataset_path, plus_details=plus_details, execute=execute,
-        overwrite=overwrite, **engine)
+        overwrite=overwrite, strict=strict, **engine)
     return run_generation(opts, progress)
 
 
@@ -259,7 +261,7 @@ def generation_options(dataset: str = "humaneval", *, models: str | Sequence[str
                        prompt_style: str | None = None, samples: PathLike | None = None, out: PathLike | None = None,
                        timeout: float | None = None, workers: int | None = None, memory: str = "1g",
                        provider: str = "docker", dataset_path: PathLike | None = None, plus_details: bool = False,
-                       ray: str | None = None, from_hub: bool = False, **rest: Any):
+                       ray: str | None = None, from_hub: bool = False, strict: bool = False, **rest: Any):
     """The checked GenerateOptions of `generate` (`rest`: the sampling, backend and engine options that map
     one to one onto GenerateOptions fields)."""
     from dataclasses import fields
@@ -272,7 +274,7 @@ def generation_options(dataset: str = "humaneval", *, models: str | Sequence[str
     if unknown:
         raise InputError(f"generate: unknown option {unknown[0]!r}")
     selection = DatasetSelection(name=dataset, path=_opt_str(dataset_path), from_hub=from_hub,
-                                 task_ids=_ids(task_ids))
+                                 task_ids=_ids(task_ids), strict=strict)
     execution = execution_options(timeout, workers, memory, provider, plus_details, ray)
     output = OutputOptions(out=_opt_str(out), k=parse_k(k))
     prompt = prompts.PromptOptions(style=prompt_style, chat=chat, system_prompt=system_prompt,

@@ -67,7 +67,8 @@ def identity(run: Run) -> dict[str, Any]:
     made elsewhere, whose prompt coderun cannot know)."""
     config = run.config
     return {"dataset sha256": config.dataset.sha256, "prompt version": config.prompt_version,
-            "challenge tests": config.dataset.challenge_tests}
+            "challenge tests": config.dataset.challenge_tests,
+            "judging": "strict" if config.dataset.strict else "classic"}
 
 
 # ---- pairing runs by dataset ----------------------------------------------------------------------------

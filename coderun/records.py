@@ -283,16 +283,17 @@ class DatasetRef:
     challenge_tests: bool = False
     task_ids: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # limit, num_problems, ... (kept as written)
+    strict: bool = False  # judged strictly (call tests outside the sample's process); absent in older runs: False
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256, "source": self.source,
-                "challenge_tests": self.challenge_tests, "task_ids": self.task_ids, **self.extra}
+                "challenge_tests": self.challenge_tests, "task_ids": self.task_ids, "strict": self.strict, **self.extra}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "DatasetRef":
-        known = ("name", "sha256", "source", "challenge_tests", "task_ids")
+        known = ("name", "sha256", "source", "challenge_tests", "task_ids", "strict")
         return cls(str(d.get("name") or ""), d.get("sha256"), d.get("source"), bool(d.get("challenge_tests")),
-                   d.get("task_ids"), {k: v for k, v in d.items() if k not in known})
+                   d.get("task_ids"), {k: v for k, v in d.items() if k not in known}, bool(d.get("strict")))
 
 
 @dataclass

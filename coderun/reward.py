@@ -8,6 +8,9 @@ function shape. Unlike a run, nothing is written to disk: a reward is one number
 - 1.0 passed, 0.0 failed or timed out, None for a harness `error` (no verdict could be had: TRL leaves None
   out of the mean; a 0.0 would punish the policy for the harness). With `plus_fraction` on HumanEval+/MBPP+:
   the fraction of all inputs (base and plus) passed, every input run.
+- Strict by default: HumanEval's and MBPP's asserts run as call tests, judged outside the sample's process,
+  so a policy cannot earn 1.0 by patching the test, `__eq__` or the harness (docs/SECURITY.md; `strict=False`
+  gives classic judging, which such hacks can pass). The plus datasets are judged that way always.
 - Fixed CPU limits (`timeout` per sample; per input on the plus datasets), never calibrated: a reward must
   not depend on how long a calibration took on a busy trainer.
 - One pool, entered on the first call and kept warm until `close()`; calls from several threads take
@@ -49,7 +52,7 @@ class Reward:
 
     def __init__(self, dataset: str = "humaneval", *, timeout: float = 2.0, workers: int | None = None,
                  memory: str = "1g", provider: str = "docker", plus_fraction: bool = False,
-                 dataset_path: str | None = None):
+                 dataset_path: str | None = None, strict: bool = True):
         from coderun import datasets
         from coderun.api import execution_options
 
@@ -58,7 +61,7 @@ class Reward:
         if workers is None and os.environ.get(WORKERS_ENV):
             workers = _env_workers()
         self.execution = execution_options(timeout, workers, memory, provider, all_inputs=plus_fraction)
-        self.bench = datasets.load(dataset, path=dataset_path)
+        self.bench = datasets.load(dataset, path=dataset_path, strict=strict)
         if plus_fraction and not self.bench.score_tiers:
             raise InputError(f"plus_fraction needs HumanEval+ or MBPP+ (inputs to count), not {dataset}")
         self.dataset, self.plus_fraction = dataset, plus_fraction

@@ -275,21 +275,26 @@ def canonical_and_wrong(bench, task_ids: list[str]) -> list[dict]:
 
 
 @pytest.mark.docker
-def test_rewards_equal_the_cli_verdicts(reward, cli_slice, humaneval, tmp_path):
+def test_rewards_equal_the_cli_verdicts(reward, humaneval, tmp_path):
+    """Reward is strict by default: its values are `coderun evaluate --strict`'s verdicts on the same samples."""
+    strict_slice = cli("evaluate", str(EXAMPLE_SAMPLES), "--timeout", "1", "--strict", "--out", str(tmp_path / "sl"))
+    assert strict_slice.returncode == 0, strict_slice.stderr
     slice_rows = read_jsonl(EXAMPLE_SAMPLES)
     got = reward([r["completion"] for r in slice_rows], task_id=[r["task_id"] for r in slice_rows])
-    assert got == [expected(s) for s in statuses(cli_slice).values()]
+    assert got == [expected(s) for s in statuses(tmp_path / "sl").values()]
     assert reward.stats["pools_started"] == 1
 
     executor, replaced = reward._executor, reward.pool_stats["replaced"]
     tasks = [f"HumanEval/{i}" for i in range(12)]
-    rows = canonical_and_wrong(humaneval, tasks)
+    hack = "    class E:\n        def __eq__(self, other):\n            return True\n    return E()\n"
+    rows = canonical_and_wrong(humaneval, tasks) + [{"task_id": "HumanEval/13", "completion": hack}]
     samples = write_jsonl(tmp_path / "s.jsonl", rows)
-    result = cli("evaluate", str(samples), "--timeout", "1", "--out", str(tmp_path / "run"))
+    result = cli("evaluate", str(samples), "--timeout", "1", "--strict", "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     got = reward([r["completion"] for r in rows], task_id=[r["task_id"] for r in rows])
     assert got == [expected(s) for s in statuses(tmp_path / "run").values()]
-    assert got[0::3] == [1.0] * 12 and got[1::3] == [0.0] * 12
+    assert got[0:-1:3] == [1.0] * 12 and got[1::3] == [0.0] * 12
+    assert got[-1] == 0.0  # an always-equal object passes classic judging, never a strict reward
     # The second call ran on the warm pool: no pool entered, no sandbox started or replaced.
     assert reward.stats["pools_started"] == 1 and reward._executor is executor
     assert reward.pool_stats["replaced"] == replaced

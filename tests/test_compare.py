@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from coderun import compare as cmp, stats
+from coderun import compare as cmp, datasets, stats
 from coderun.records import DatasetRef, RunConfig, read_rows
 from coderun.errors import InputError
 from tests.conftest import coderun
@@ -255,3 +255,23 @@ def test_cli_refuses_another_dataset_version_unless_forced(tmp_path, two_runs):
     assert "--force" in refused.stderr
     forced = coderun("compare", str(base), str(other), "--force")
     assert forced.returncode == 0 and "compared anyway" in forced.stderr
+
+
+@pytest.mark.docker
+def test_runs_judged_differently_are_refused_unless_forced(tmp_path):
+    """A strict run and a classic run of the same samples: their `passed` mean different things."""
+    from coderun import api
+
+    rows = [{"task_id": "HumanEval/13", "solution": "class E:\n    def __eq__(self, other):\n        return True\n"
+             "def greatest_common_divisor(a, b):\n    return E()\n"},
+            {"task_id": "HumanEval/13", "solution": datasets.load("humaneval").get("HumanEval/13").canonical_solution}]
+    classic = api.evaluate(rows, "humaneval", out=tmp_path / "classic", timeout=1.0, workers=1)
+    strict = api.evaluate(rows, "humaneval", out=tmp_path / "strict", timeout=1.0, workers=1, strict=True)
+    assert [r.status for r in classic.rows] == ["passed", "passed"]  # classic runs the assert in the sample
+    assert [r.status for r in strict.rows] == ["failed", "passed"] and "not plain data" in strict.rows[0].reason
+    assert (classic.summary["judging"], strict.summary["judging"]) == ({"mode": "classic"}, {"mode": "strict",
+                                                                                              "classic": {}})
+    assert strict.config.dataset.strict and not classic.config.dataset.strict
+    refused = coderun("compare", str(classic.dir), str(strict.dir))
+    assert refused.returncode == 2 and "judging" in refused.stderr and "--force" in refused.stderr
+    assert coderun("compare", str(classic.dir), str(strict.dir), "--force").returncode == 0

@@ -39,7 +39,8 @@ def imports(path: Path) -> set[str]:
 
 
 MODULES = {module_name(p): imports(p) for p in sorted([*PACKAGE.rglob("*.py"), *(REPO / "sandbox").glob("*.py")])}
-DATA_TYPES = ("coderun.execute.program",)  # what a dataset module builds for the executor: data, it runs nothing
+# What a dataset module builds for the executor, and the limit rules it declares with: they run nothing.
+DATA_TYPES = ("coderun.execute.program", "coderun.execute.limits")
 
 
 def offenders(importer_prefixes: tuple[str, ...], forbidden_prefixes: tuple[str, ...]) -> list[str]:

@@ -31,7 +31,7 @@ def evaluate_command(samples, dataset, fail_under, junit, as_json, evalplus_resu
         samples, dataset, k=kw.pop("k_text"), out=kw.pop("out"), timeout=kw.pop("timeout"), workers=kw.pop("workers"),
         memory=kw.pop("memory"), provider=kw.pop("provider"), dataset_path=kw.pop("dataset_path"),
         task_ids=kw.pop("task_ids"), plus_details=kw.pop("all_inputs"), from_hub=kw.pop("from_hub"),
-        challenge_tests=kw.pop("challenge_tests"), ray=kw.pop("ray"))
+        challenge_tests=kw.pop("challenge_tests"), ray=kw.pop("ray"), strict=kw.pop("strict"))
     opts.output.k = with_gate_ks(opts.output.k, gates)
     check_evalplus_results(evalplus_results, opts.dataset)
     outcome = api.run_evaluation(opts, RichProgress()).outcome

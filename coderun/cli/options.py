@@ -29,6 +29,9 @@ def dataset_options(f):
     return _apply(f, [
         click.option("--dataset-path", type=click.Path(), help="Read the dataset from this file."),
         click.option("--task-ids", help="Comma-separated task ids [default: every problem]."),
+        click.option("--strict", is_flag=True,
+                     help="HumanEval, MBPP: run the asserts' inputs as call tests judged outside the sample's process "
+                          "(docs/SECURITY.md); tests that cannot be converted are judged classically and named."),
     ])
 
 

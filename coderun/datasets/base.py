@@ -105,6 +105,38 @@ class Benchmark(ABC):
     # Datasets whose programs have call tiers declare how they are judged on the Program (execute/program.py
     # Judging); these tiers get a pass@k of their own in summary.json ("base").
     score_tiers: ClassVar[tuple[str, ...]] = ()
+    strict: bool = False  # set by a loader given strict=True: the original asserts judged as call tests
+
+    def judging(self, task_ids: list[str]) -> dict[str, Any]:
+        """How the run's problems are judged, for summary.json: "mode" (classic, strict or plus) and, in strict
+        mode, the problems whose tests could not be converted ("classic": {task: why}), judged classically."""
+        if self.score_tiers:
+            return {"mode": "plus"}
+        if not self.strict:
+            return {"mode": "classic"}
+        classic = {t: why for t in task_ids if isinstance(why := self._strict(self.get(t)), str)}
+        return {"mode": "strict", "classic": classic}
+
+    def strict_tests(self, problem: Problem):
+        """The problem's asserts as strict.StrictTests, or why they cannot be (a str)."""
+        return f"{self.name} has no strict judging"
+
+    def judged(self, problem: Problem, code: str) -> Program:
+        """`code` with the problem's tests: as call tests in strict mode where they convert, else classic."""
+        plan = self._strict(problem) if self.strict else None
+        if plan is None or isinstance(plan, str):
+            return Program(code, problem.test)
+        tier, judging = plan
+        return Program(code, "", (tier,), judging)
+
+    def _strict(self, problem: Problem):
+        cache = self.__dict__.setdefault("_strict_plans", {})
+        if problem.task_id not in cache:  # converted once per problem: samples share the plan
+            from coderun.datasets import strict
+
+            tests = self.strict_tests(problem)
+            cache[problem.task_id] = tests if isinstance(tests, str) else strict.plan(problem.task_id, tests)
+        return cache[problem.task_id]
 
     def public_examples(self, problem: Problem) -> PublicExamples:
         """Default: the examples written in the prompt's text, which the hidden tests need not contain."""
@@ -167,10 +199,10 @@ def load(name: str, path: str | None = None, from_hub: bool = False, **options: 
 
 
 def load_checked(name: str, sha256: str | None, source: str | None = None, challenge_tests: bool = False,
-                 path: str | None = None) -> Benchmark:
+                 path: str | None = None, strict: bool = False) -> Benchmark:
     """The dataset a run was scored with: `path` if given, else the shipped copy or the run's recorded
     source, whichever has the recorded sha256; InputError when none does."""
-    options = {"challenge_tests": True} if challenge_tests else {}
+    options = {**({"challenge_tests": True} if challenge_tests else {}), **({"strict": True} if strict else {})}
     for candidate in ([path] if path else [None, source]):
         if candidate is not None and not Path(candidate).is_file():
             continue

@@ -35,10 +35,15 @@ class HumanEval(Benchmark):
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> Program:
         # A whole program wins when both are given, as in EvalPlus's evaluator.
         if solution is not None:
-            return Program(solution, problem.test)
+            return self.judged(problem, solution)
         if completion is not None:
-            return Program(problem.prompt + completion, problem.test)
+            return self.judged(problem, problem.prompt + completion)
         raise TypeError("program() needs a completion or a solution")
+
+    def strict_tests(self, problem: Problem):
+        from coderun.datasets.strict import convert_humaneval
+
+        return convert_humaneval(problem.test, problem.entry_point)
 
     def public_examples(self, problem: Problem) -> PublicExamples:
         return PublicExamples(text=problem.prompt, note="HumanEval's docstring examples often reappear among "
@@ -68,12 +73,15 @@ def _problem(row: dict[str, Any]) -> Problem:
 
 
 @register("humaneval", command="humaneval", description="HumanEval (Chen et al. 2021): 164 problems")
-def load_humaneval(path: str | None = None, from_hub: bool = False, **options: Any) -> HumanEval:
-    """The shipped HumanEval.jsonl.gz, another copy at `path`, or the hub's openai/openai_humaneval."""
+def load_humaneval(path: str | None = None, from_hub: bool = False, strict: bool = False, **options: Any) -> HumanEval:
+    """The shipped HumanEval.jsonl.gz, another copy at `path`, or the hub's openai/openai_humaneval; `strict`
+    judges the asserts as call tests where they convert (strict.py)."""
     if options:
         raise InputError(f"humaneval has no option {', '.join(sorted(options))}")
     if from_hub:
         rows, sha, source = read_hub(HumanEval.hub_id, ["test"], _validate)
     else:
         rows, sha, source = read_dataset_file(path, HumanEval.default_file, _validate)
-    return HumanEval([_problem(r) for r in rows], source, sha)
+    bench = HumanEval([_problem(r) for r in rows], source, sha)
+    bench.strict = strict
+    return bench

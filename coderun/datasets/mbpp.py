@@ -48,6 +48,7 @@ _CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
 
 class MBPP(Benchmark):
     name = "mbpp"
+    challenge_tests = False
     default_file = "mbpp.jsonl"
     hub_id = ("google-research-datasets/mbpp", "full")
 
@@ -56,7 +57,15 @@ class MBPP(Benchmark):
         code = solution if solution is not None else completion
         if code is None:
             raise TypeError("program() needs a completion or a solution")
-        return Program(code, problem.test)
+        return self.judged(problem, code)
+
+    def strict_tests(self, problem: Problem):
+        from coderun.datasets.strict import convert_mbpp
+
+        e = problem.extra
+        asserts = e["test_list"] + (e.get("challenge_test_list") or [] if self.challenge_tests else [])
+        setup = e.get("test_setup_code") or "\n".join(e.get("test_imports") or [])
+        return convert_mbpp(asserts, setup, problem.entry_point)
 
     def public_examples(self, problem: Problem) -> PublicExamples:
         # MBPP's standard prompt shows the test_list asserts, and they are the hidden tests themselves.
@@ -132,7 +141,8 @@ def _problem(row: dict[str, Any], sanitized: bool, challenge_tests: bool) -> Pro
     )
 
 
-def _load(cls: type[MBPP], path: str | None, from_hub: bool, split: str, challenge_tests: bool) -> MBPP:
+def _load(cls: type[MBPP], path: str | None, from_hub: bool, split: str, challenge_tests: bool,
+          strict: bool = False) -> MBPP:
     if split not in SPLITS:
         raise InputError(f"unknown {cls.name} split {split!r}; known: {', '.join(SPLITS)}")
     sanitized = cls is MBPPSanitized
@@ -146,27 +156,32 @@ def _load(cls: type[MBPP], path: str | None, from_hub: bool, split: str, challen
     problems = [_problem(r, sanitized, challenge_tests) for r in rows if lo <= r["task_id"] <= hi]
     if not problems:
         raise InputError(f"{source}: no {cls.name} problems in split {split!r}")
-    return cls(problems, source, sha)
+    bench = cls(problems, source, sha)
+    bench.challenge_tests, bench.strict = challenge_tests, strict
+    return bench
 
 
 @register("mbpp", command="mbpp", description="MBPP full, test split: 500 problems (ids 11-510)")
 def load_mbpp(
-    path: str | None = None, from_hub: bool = False, split: str = "test", challenge_tests: bool = False, **options: Any
+    path: str | None = None, from_hub: bool = False, split: str = "test", challenge_tests: bool = False,
+    strict: bool = False, **options: Any
 ) -> MBPP:
-    """Full MBPP; `challenge_tests` adds each problem's `challenge_test_list` asserts to its test part."""
+    """Full MBPP; `challenge_tests` adds each problem's `challenge_test_list` asserts to its test part; `strict`
+    judges the asserts as call tests where they convert (strict.py)."""
     if options:
         raise InputError(f"mbpp has no option {', '.join(sorted(options))}")
-    return _load(MBPP, path, from_hub, split, challenge_tests)
+    return _load(MBPP, path, from_hub, split, challenge_tests, strict)
 
 
 @register("mbpp-sanitized", command="mbpp", variant="sanitized", prompt_family="mbpp",
           description="MBPP sanitized, test split: 257 problems")
 def load_mbpp_sanitized(
-    path: str | None = None, from_hub: bool = False, split: str = "test", challenge_tests: bool = False, **options: Any
+    path: str | None = None, from_hub: bool = False, split: str = "test", challenge_tests: bool = False,
+    strict: bool = False, **options: Any
 ) -> MBPP:
     """Sanitized MBPP (hand-checked descriptions and tests); it has no challenge tests."""
     if challenge_tests:
         raise InputError("mbpp-sanitized has no challenge tests (the option applies to mbpp)")
     if options:
         raise InputError(f"mbpp-sanitized has no option {', '.join(sorted(options))}")
-    return _load(MBPPSanitized, path, from_hub, split, False)
+    return _load(MBPPSanitized, path, from_hub, split, False, strict)

@@ -18,6 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Iterable, Iterator
 
 from coderun.errors import InputError
@@ -58,16 +59,26 @@ class Call:
     digest_over: int = 0  # record mode: outputs longer than this (as text) are kept as a digest
     digest_at: tuple[int, ...] = ()  # inputs whose expected value is a digest: the sample sends its value's
     calls_cpu: float = 0.0  # the tier's limit on its calls' CPU together (the job's own limit adds encoding)
+    setup: str = ""  # the benchmark's setup code, run after the program in its namespace (sanitized MBPP's imports)
 
     def blobs(self) -> list[Blob]:
         return [b for b in (self.inputs, self.expected, self.judge) if b is not None]
 
     def message(self) -> dict[str, Any]:
+        return self._message
+
+    @cached_property
+    def key_text(self) -> str:
+        """What identifies the call in a job's key (computed once: every sample of a tier shares the call)."""
+        return json.dumps(self._message, sort_keys=True)
+
+    @cached_property
+    def _message(self) -> dict[str, Any]:
         return {"entry": self.entry, "inputs": self.inputs.digest, "limits": list(self.limits),
                 "expected": self.expected.digest if self.expected else None,
                 "judge": self.judge.digest if self.judge else None, "spec": dict(self.spec), "mode": self.mode,
                 "all": self.run_all, "skip": list(self.skip), "digest_over": self.digest_over,
-                "digest_at": list(self.digest_at), "calls_cpu": self.calls_cpu}
+                "digest_at": list(self.digest_at), "calls_cpu": self.calls_cpu, "setup": self.setup}
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ class Job:
         h.update(self.solution.encode("utf-8", "surrogatepass"))
         h.update(self.test.encode("utf-8", "surrogatepass"))
         if self.call is not None:
-            h.update(json.dumps(self.call.message(), sort_keys=True).encode())
+            h.update(self.call.key_text.encode())
         return h.hexdigest()
 
     def message(self, job_id: str) -> dict[str, Any]:

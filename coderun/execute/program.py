@@ -25,7 +25,8 @@ class CallTier:
     outside that process. `task`: the problem it belongs to (its reference solution's outputs and CPU times
     are kept per task and tier); `inputs`: the argument lists as plain-data text (sandbox/plaindata.py);
     `expected`: the expected values as plain-data text, when the dataset has them (else the reference
-    solution's outputs are the expected values); `mode` "not_none": only whether each value was None counts."""
+    solution's outputs are the expected values); `mode` "not_none": only whether each value was None counts;
+    `setup`: the benchmark's own code, run after the program in its namespace before the calls."""
 
     task: str
     name: str
@@ -34,6 +35,7 @@ class CallTier:
     count: int
     mode: str = "value"
     expected: str | None = None
+    setup: str = ""
 
 
 def first_failing(tiers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -80,7 +82,7 @@ class Program:
     def _digest(self) -> str:  # computed once: resuming and de-duplication ask for it often
         h = hashlib.sha256()
         parts = [self.solution, self.test] + [f"{t.name}|{t.entry_point}|{t.mode}|{t.inputs}" for t in self.tiers]
-        parts += [t.expected for t in self.tiers if t.expected is not None]
+        parts += [t.expected for t in self.tiers if t.expected is not None] + [t.setup for t in self.tiers if t.setup]
         for part in parts[:2] if not self.tiers else parts:
             data = part.encode("utf-8", "surrogatepass")
             h.update(len(data).to_bytes(8, "little"))

@@ -191,7 +191,7 @@ class ExecutionService:
                         expected=self._blob(tier.expected) if own else ref.expected,
                         judge=self._blob(judging.judge), spec=judging.spec, mode=tier.mode,
                         run_all=self.all_inputs, skip=() if own else tuple(sorted(ref.failed)),
-                        digest_at=() if own else ref.digests, calls_cpu=judging.tier_cpu(inputs))
+                        digest_at=() if own else ref.digests, calls_cpu=judging.tier_cpu(inputs), setup=tier.setup)
             # The process may take longer than its calls: encoding large return values is not the sample's
             # time. The runner holds the calls to the tier's limit; this bounds the whole process.
             self._calls[key] = (call, round(2 * call.calls_cpu + ENCODING_ALLOWANCE, 3))
@@ -220,5 +220,5 @@ def _record_job(solution: str, tier: CallTier, memory: int, digest_over: int = 0
     """The reference solution on every input of a tier, its outputs recorded (no judge); outputs longer than
     `digest_over` characters are recorded as their digest."""
     call = Call(tier.entry_point, Blob(tier.inputs), (REFERENCE_INPUT_CPU,) * tier.count, mode=tier.mode,
-                run_all=True, digest_over=digest_over)
+                run_all=True, digest_over=digest_over, setup=tier.setup)
     return Job(solution, "", cpu=REFERENCE_TIER_CPU, wall=wall_backstop(REFERENCE_TIER_CPU), mem=memory, call=call)

@@ -75,6 +75,6 @@ def run_config(opts: EvaluateOptions, bench: Benchmark) -> RunConfig:
     d = opts.dataset
     return RunConfig(
         command="evaluate", coderun_version=coderun.__version__, created=now_iso(),
-        dataset=DatasetRef(d.name, bench.sha256, bench.source, d.challenge_tests, d.task_ids),
+        dataset=DatasetRef(d.name, bench.sha256, bench.source, d.challenge_tests, d.task_ids, strict=d.strict),
         samples_path=str(opts.samples), k=opts.output.k,
         execution=ExecutionRecord(settings=opts.execution.settings(), workers=opts.execution.workers))

@@ -279,7 +279,7 @@ class TargetRun:
         return RunConfig(
             command=s.info.command or o.dataset.name, coderun_version=coderun.__version__, created=now_iso(),
             dataset=DatasetRef(o.dataset.name, s.bench.sha256, s.bench.source, False, o.dataset.task_ids,
-                               {"limit": o.limit, "num_problems": len(s.problems)}),
+                               {"limit": o.limit, "num_problems": len(s.problems)}, strict=o.dataset.strict),
             k=o.output.k, execution=ExecutionRecord(settings=o.execution.settings(), workers=o.execution.workers),
             generation={"identity": identity, "engine": engine, "backend_info": backend_info},
             extra={"packages": package_versions()})

@@ -41,7 +41,7 @@ def check_options(options: Options) -> None:
 def benchmark_of(config: RunConfig, dataset_path: str | None = None):
     """The run's dataset, checked against the sha256 it was scored with."""
     d = config.dataset
-    return load_checked(d.name, d.sha256, d.source, d.challenge_tests, dataset_path)
+    return load_checked(d.name, d.sha256, d.source, d.challenge_tests, dataset_path, d.strict)
 
 
 def read_candidates(run: RunDir, config: RunConfig, bench) -> tuple[dict[str, list[Candidate]], int]:

@@ -198,6 +198,7 @@ class ExecutionStage:
                                         tiers=self.bench.score_tiers)
         summary["dataset_sha256"] = self.bench.sha256
         summary["reference_solutions"] = self.reference_solutions()
+        summary["judging"] = self.bench.judging(list(self.plan.per_task))
         self.run.write_summary(summary)
         return summary
 

@@ -102,10 +102,21 @@ def print_references(refs: dict[str, Any] | None) -> None:
                   "problems; those inputs are not judged (summary.json lists them)")
 
 
+def print_judging(judging: dict[str, Any] | None) -> None:
+    """Strict runs: which problems were judged classically, because their tests could not be converted."""
+    if not judging or judging.get("mode") != "strict":
+        return
+    classic = judging.get("classic") or {}
+    named = ", ".join(f"{t} ({why})" for t, why in list(classic.items())[:10]) + (
+        f" and {len(classic) - 10} more" if len(classic) > 10 else "")
+    out.print("judging: strict" + (f"; judged classically, their tests not convertible: {named}" if classic else ""))
+
+
 def print_outcome(outcome) -> None:
     s = outcome.summary
     out.print(summary_table(s, title=f"{s['dataset']} — {outcome.run_dir}"))
     print_references(s.get("reference_solutions"))
+    print_judging(s.get("judging"))
     out.print(f"executed {outcome.executed} programs, reused {outcome.reused} earlier verdicts; "
               f"results in {outcome.run_dir}/results.jsonl")
     if "rerank" in s:

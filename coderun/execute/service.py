@@ -99,12 +99,13 @@ class ExecutionService:
         for task, program in programs.items():
             tiers, passed = {}, True
             for tier in program.tiers:
-                ref = self.references.tier(task, tier.name)
-                inputs = self._input_limits(program, ref)
-                tiers[tier.name] = TierLimits(program.judging.tier_cpu(inputs), round(sum(ref.cpu), 4),
+                ref = self._reference(tier)
+                inputs = self._input_limits(program, tier, ref)
+                cpu = ref.cpu if ref is not None else []
+                tiers[tier.name] = TierLimits(program.judging.tier_cpu(inputs), round(sum(cpu), 4),
                                               max(inputs, default=0.0))
                 # under the run's limits, the reference fails no input and none exceeds its limit
-                passed &= not ref.failed and all(c <= lim for c, lim in zip(ref.cpu, inputs))
+                passed &= ref is None or (not ref.failed and all(c <= lim for c, lim in zip(cpu, inputs)))
             first = next(iter(tiers.values()))
             out[task] = TaskLimits(first.input_cpu, Status.PASSED if passed else Status.FAILED,
                                    sum(t.reference_cpu for t in tiers.values()), tiers)
@@ -115,15 +116,23 @@ class ExecutionService:
                     out[task].reference = Status.FAILED
         return out
 
-    def _input_limits(self, program: Program, ref: TierReference) -> list[float]:
+    def _input_limits(self, program: Program, tier: CallTier, ref: TierReference | None) -> list[float]:
         if self.timeout is not None:
-            return [self.timeout] * len(ref.cpu)
+            return [self.timeout] * tier.count
         return program.judging.input_limits(ref.cpu)
+
+    def _needs_reference(self, tier: CallTier) -> bool:
+        """The reference solution's outputs are a tier's expected values unless it has its own; its CPU times
+        set the limits unless --timeout does."""
+        return tier.expected is None or self.timeout is None
+
+    def _reference(self, tier: CallTier) -> TierReference | None:
+        return self.references.tier(tier.task, tier.name) if self._needs_reference(tier) else None
 
     def ensure_references(self, programs: Mapping[str, Program]) -> None:
         """Compute (in the sandbox) every reference tier the cache lacks, and save each to the cache."""
-        todo = [(p, tier) for p in programs.values() for tier in p.tiers
-                if not self.references.has(p.solution, tier, p.judging.digest_over)]
+        todo = [(p, tier) for p in programs.values() for tier in p.tiers if self._needs_reference(tier)
+                and not self.references.has(p.solution, tier, p.judging.digest_over)]
         if not todo:
             return
         began = time.monotonic()
@@ -183,9 +192,9 @@ class ExecutionService:
         """A tier's call test, built once per task and tier: every sample shares its blobs."""
         key = (tier.task, tier.name)
         if key not in self._calls:
-            ref = self.references.tier(tier.task, tier.name)
+            ref = self._reference(tier)
             judging = program.judging
-            inputs = self._input_limits(program, ref)
+            inputs = self._input_limits(program, tier, ref)
             own = tier.expected is not None
             call = Call(tier.entry_point, self._blob(tier.inputs), tuple(inputs),
                         expected=self._blob(tier.expected) if own else ref.expected,

@@ -116,7 +116,9 @@ def get_format(family: str, options: PromptOptions, shots: list | None = None) -
     """The format of prompt `family` (a dataset declares its family when it registers) for `options`.
     `shots`: few-shot examples to use instead of the format's own."""
     options.check()
-    from coderun import evalplus_prompts  # noqa: F401 - registers HumanEval+ and MBPP+'s formats
+    from coderun.datasets import registry
+
+    registry()  # imports every dataset module: a dataset's own formats (HumanEval+'s, MBPP+'s) register there
     style = "chat" if options.chat else (options.style or DEFAULT_STYLE.get(family))
     if options.chat and options.style not in (None, "chat"):
         raise InputError(f"--prompt {options.style} is a completion format; --chat has its own")

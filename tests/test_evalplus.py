@@ -209,7 +209,7 @@ def test_generating_for_humaneval_plus_uses_its_prompts_and_records_them(tmp_pat
 
 def test_evalplus_prompts_and_sanitising():
     from coderun import prompts
-    from coderun.evalplus_prompts import INSTRUCTION_PREFIX, RESPONSE_PREFIX, sanitize
+    from coderun.datasets.evalplus_prompts import INSTRUCTION_PREFIX, RESPONSE_PREFIX, sanitize
 
     he = datasets.load("humaneval-plus").get("HumanEval/0")
     raw = prompts.get_format("humaneval-plus", prompts.PromptOptions())

@@ -8,7 +8,8 @@ sandbox once per dataset file and caches the outputs). A sample passes HumanEval
 pass; `base_status` is the base tier alone.
 
 EvalPlus's rules (evalplus 0.3.1) and where coderun differs are in docs/evalplus.md; the comparison itself
-is evalplus_judge.py, which runs inside the sandbox runner.
+is evalplus_judge.py, which runs inside the sandbox runner; EvalPlus's prompts and sanitiser are
+evalplus_prompts.py (registered with the other prompt formats when the datasets load).
 
 Samples: `solution` is a whole program; `completion` is appended to the dataset's prompt (EvalPlus's
 meaning, for MBPP+ too). Task ids as EvalPlus writes them (`HumanEval/0`, `Mbpp/2`); for MBPP+ a bare

@@ -286,8 +286,9 @@ class DatasetRef:
     strict: bool = False  # judged strictly (call tests outside the sample's process); absent in older runs: False
 
     def to_json(self) -> dict[str, Any]:
+        strict = {"strict": True} if self.strict else {}  # absent for classic, so older files write back unchanged
         return {"name": self.name, "sha256": self.sha256, "source": self.source,
-                "challenge_tests": self.challenge_tests, "task_ids": self.task_ids, "strict": self.strict, **self.extra}
+                "challenge_tests": self.challenge_tests, "task_ids": self.task_ids, **strict, **self.extra}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "DatasetRef":

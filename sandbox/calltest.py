@@ -191,6 +191,7 @@ class CallTest:
         self.calls_cpu_limit = float(spec.get("calls_cpu") or 0)  # the tier's limit on its calls' CPU (0: none)
         self.calls_cpu = 0.0  # CPU the calls took, as the sample's process reports it (encoding excluded)
         self.over_tier = False
+        self.calling = False  # the S frame came: the program's top-level code is done
         self.failure = None  # (index, reason) of the first failing input
         self.input_timeout = False  # that input overran its own CPU limit (a dataset may count it a timeout)
         self.outputs: list = []  # record mode: [kind, body, cpu] per input
@@ -223,6 +224,7 @@ class CallTest:
         index_text, _, rest = payload.partition(" ")
         cpu_text, _, body = rest.partition(" ")
         if kind == b"S":
+            self.calling = True
             self.started_cpu = cpu_now() if cpu_now else 0.0
             return
         if kind == b"C":  # input `next` returned; its value is being encoded: no input's clock runs until it comes
@@ -265,7 +267,12 @@ class CallTest:
 
     def budget(self, used: float | None) -> float:
         """CPU seconds the current input may still take before the runner kills it (`used`: the child's CPU
-        time now; None: as of the frame that started the input)."""
+        time now; None: as of the frame that started the input). Before the calls begin, the program's own
+        top-level code is held to the tier's limit: it is the sample's time as much as a call's."""
+        if not self.calling:
+            if self.record or not self.calls_cpu_limit:
+                return float("inf")
+            return self.calls_cpu_limit + SLACK - (used or 0.0)
         if self.started_cpu is None or self.next >= len(self.limits):
             return float("inf")
         return self.limits[self.next] + SLACK - (0.0 if used is None else used - self.started_cpu)
@@ -274,6 +281,9 @@ class CallTest:
         """True (and the input failed) when the current input is over its limit: the child is killed."""
         if self.budget(used) > 0:
             return False
+        if not self.calling:
+            self.over_tier = self.stop = True
+            return True
         self._fail(self.next, f"timed out (input limit {self.limits[self.next]:g} s)", timed_out=True)
         self.stop = True
         return True
@@ -288,8 +298,9 @@ class CallTest:
             reason = "" if ok else base["reason"] or f"stopped after {len(self.outputs)} of {n} inputs"
             return {"status": status, "reason": reason, "outputs": self.outputs}
         if self.over_tier:
+            where = f"at input {self.next - 1} of {n}" if self.calling else "before the calls began"
             return {**base, "status": "timeout", "reason": f"CPU limit exceeded ({self.calls_cpu_limit:g} s) by the "
-                                                         f"tier's calls together, at input {self.next - 1} of {n}", **done}
+                                                         f"tier's program and calls together, {where}", **done}
         if timed_out and not (self.failure and self.stop):
             return {**base, "status": "timeout", "reason": f"{base['reason']} for the whole tier, at input "
                                                          f"{self.next} of {n}", **done}

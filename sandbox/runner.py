@@ -128,7 +128,8 @@ class Runner:
         the driver has seen enough (a call test's first failing input, an input over its own limit).
         Returns (timed_out, output, the zygote's exit report or None)."""
         cpu_limit, wall_deadline = float(job["cpu"]), started + float(job["wall"])
-        check_at = started + cpu_limit  # CPU time cannot run ahead of wall time on a one-core cap
+        # CPU time cannot run ahead of wall time on a one-core cap: no need to look before then
+        check_at = started + min(cpu_limit, driver.budget(0.0))
         poller = select.poll()
         zfd = self.zygote.fileno()
         for fd in (out_r, ver_r, zfd):

@@ -73,6 +73,7 @@ class Benchmark(ABC):
         self.source = source
         self.sha256 = sha256
         self._by_id = {p.task_id: p for p in problems}
+        self._strict_plans: dict[str, Any] = {}  # task -> (tier, judging), or why its tests do not convert
 
     def __len__(self) -> int:
         return len(self.problems)
@@ -130,7 +131,7 @@ class Benchmark(ABC):
         return Program(code, "", (tier,), judging)
 
     def _strict(self, problem: Problem):
-        cache = self.__dict__.setdefault("_strict_plans", {})
+        cache = self._strict_plans
         if problem.task_id not in cache:  # converted once per problem: samples share the plan
             from coderun.datasets import strict
 
@@ -202,7 +203,7 @@ def load_checked(name: str, sha256: str | None, source: str | None = None, chall
                  path: str | None = None, strict: bool = False) -> Benchmark:
     """The dataset a run was scored with: `path` if given, else the shipped copy or the run's recorded
     source, whichever has the recorded sha256; InputError when none does."""
-    options = {**({"challenge_tests": True} if challenge_tests else {}), **({"strict": True} if strict else {})}
+    options = loader_options(challenge_tests, strict)
     for candidate in ([path] if path else [None, source]):
         if candidate is not None and not Path(candidate).is_file():
             continue
@@ -211,6 +212,11 @@ def load_checked(name: str, sha256: str | None, source: str | None = None, chall
             return bench
     raise InputError(f"the run's dataset ({name}, sha256 {str(sha256)[:12]}...) is not the shipped copy"
                      + ("" if path else "; pass --dataset-path FILE"))
+
+
+def loader_options(challenge_tests: bool = False, strict: bool = False) -> dict[str, bool]:
+    """The options a loader is given for these flags (only those set: not every loader takes them)."""
+    return {**({"challenge_tests": True} if challenge_tests else {}), **({"strict": True} if strict else {})}
 
 
 def _import_builtin() -> None:

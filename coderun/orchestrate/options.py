@@ -42,16 +42,12 @@ class DatasetSelection:
     task_ids: list[str] | None = None
     strict: bool = False  # HumanEval, MBPP: the asserts as call tests, judged outside the sample's process
 
-    @property
-    def options(self) -> dict:
-        """The loader's options this selection sets."""
-        return {**({"challenge_tests": True} if self.challenge_tests else {}), **({"strict": True} if self.strict else {})}
-
     def load(self):
         """The loaded Benchmark (not restricted to task_ids: callers select, since samples may name any)."""
         from coderun import datasets
 
-        return datasets.load(self.name, path=self.path, from_hub=self.from_hub, **self.options)
+        options = datasets.base.loader_options(self.challenge_tests, self.strict)
+        return datasets.load(self.name, path=self.path, from_hub=self.from_hub, **options)
 
 
 @dataclass

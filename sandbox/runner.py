@@ -35,6 +35,7 @@ import time
 
 import calltest
 import classic
+import command
 import frames
 from zygote import Zygote
 
@@ -48,7 +49,7 @@ CAPTURE = 1 << 16  # bytes of the verdict stream kept at its head and at its tai
 REASON_CAP = 300
 SHARED_DIRS = ("/dev/shm", "/dev/mqueue")  # other places a sample could leave something for the next one
 TICKS = os.sysconf("SC_CLK_TCK")
-DRIVERS = {"classic": classic.Classic, "call": calltest.CallTest}  # the runner's side of each driver
+DRIVERS = {"classic": classic.Classic, "call": calltest.CallTest, "command": command.Command}  # the runner's side of each driver
 
 
 class Captured:
@@ -80,21 +81,44 @@ class Runner:
             os.chmod(self.scratch_root, 0o711)  # the sample's uid must reach its own scratch dir inside
         self.blobs = calltest.Blobs()
         self.zygote = zygote or Zygote()
+        self.ooms = _oom_kills()  # the container's OOM kills as of the last job's end: nothing runs in between
 
     # ---- one job -------------------------------------------------------------------------------
     def run(self, job: dict) -> dict:
+        """One job: its driver's processes in turn (one for classic and call tests, one per step for
+        commands), in one scratch dir, then its verdict."""
         self.jobs += 1
         driver = DRIVERS[job.get("driver") or ("call" if job.get("call") else "classic")](job, self.blobs)
         scratch = self._make_scratch()
+        cpu = wall = 0.0
+        dirty = False
+        ran = None
+        try:
+            if hasattr(driver, "prepare"):
+                driver.prepare(scratch, self.uid if self.isolated else None)
+            for limits in _steps(driver, job):
+                ran = self._process(driver, limits, scratch)
+                cpu, wall, dirty = cpu + ran.cpu, wall + ran.wall, dirty | ran.dirty
+                if hasattr(driver, "step_ended"):
+                    driver.step_ended(ran.base, ran.status, ran.cpu, ran.captured, bytes(ran.output))
+        finally:
+            dirty |= self._clean(scratch)
+        result = driver.verdict(ran.base, ran.timed_out, ran.captured)
+        result.setdefault("output", _output(ran.output, OUTPUT_CAP))
+        result.update(id=job["id"], cpu=round(cpu, 4), wall=round(wall, 4), dirty=dirty)
+        return result
+
+    def _process(self, driver, limits: dict, scratch: str) -> "_Ran":
+        """One process of a job, from the zygote's fork to its sweep."""
         out_r, out_w = os.pipe()
         ver_r, ver_w = os.pipe()
         job_r, job_w = os.pipe()
         given = [job_r, out_w, ver_w, *driver.child_fds()]
-        ooms = _oom_kills()
+        tree = bool(limits.get("tree"))
         started = time.monotonic()
         try:
             pid = self.zygote.spawn({"scratch": scratch, "uid": self.uid if self.isolated else None,
-                                     "cpu": job["cpu"], "mem": job.get("mem") or 0}, given)
+                                     "cpu": limits["cpu"], "mem": limits.get("mem") or 0, "tree": tree}, given)
         finally:
             for fd in given:
                 os.close(fd)
@@ -105,7 +129,9 @@ class Runner:
             pass  # the child died setting up; what it wrote says why
         os.close(job_w)
         captured = Captured()
-        timed_out, output, ended = self._supervise(pid, job, out_r, ver_r, started, driver, captured)
+        cpu_of = (lambda: _tree_cpu(self.uid, pid, self.isolated)) if tree else (lambda: _proc_cpu(pid))
+        cap = getattr(driver, "output_cap", OUTPUT_CAP)
+        timed_out, output, ended = self._supervise(pid, limits, out_r, ver_r, started, driver, captured, cpu_of, cap)
         wall = time.monotonic() - started
         if ended is None:  # killed: reaped before the sweep, which would take the dying child for a leftover
             ended = self.zygote.ended(30.0)
@@ -115,15 +141,13 @@ class Runner:
         driver.feed(rest)  # what arrived after the child stopped
         os.close(out_r)
         os.close(ver_r)
-        dirty |= self._clean(scratch)
-        cpu = float(ended["cpu"])
-        oom = None if ooms is None else _oom_kills() != ooms
-        result = driver.verdict(_ended(captured, ended["status"], timed_out, cpu, job, oom), timed_out, captured)
-        result.update(id=job["id"], cpu=round(cpu, 4), wall=round(wall, 4), dirty=dirty,
-                      output=output.decode("utf-8", "replace"))
-        return result
+        cpu = float(ended["cpu"])  # with what the process reaped of its own children: a tree's
+        ooms, self.ooms = self.ooms, _oom_kills()
+        oom = None if ooms is None else self.ooms != ooms
+        base = _ended(captured, ended["status"], timed_out, cpu, limits, oom)
+        return _Ran(base, ended["status"], cpu, wall, timed_out, captured, output, dirty)
 
-    def _supervise(self, pid, job, out_r, ver_r, started, driver, captured):
+    def _supervise(self, pid, job, out_r, ver_r, started, driver, captured, cpu_of, cap):
         """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit, or when
         the driver has seen enough (a call test's first failing input, an input over its own limit).
         Returns (timed_out, output, the zygote's exit report or None)."""
@@ -135,7 +159,7 @@ class Runner:
         for fd in (out_r, ver_r, zfd):
             poller.register(fd, select.POLLIN)
         output, timed_out, ended = bytearray(), None, None
-        cpu_reader = _CpuReader(pid)
+        cpu_reader = _CpuReader(cpu_of)
         while True:
             now = time.monotonic()
             wait = max(0.0, min(check_at, wall_deadline) - now)
@@ -143,7 +167,7 @@ class Runner:
                 if fd == zfd:
                     ended = self.zygote.ended(30.0)
                 elif fd == out_r:
-                    if not _read(fd, output, OUTPUT_CAP):
+                    if not _read(fd, output, cap):
                         poller.unregister(fd)
                 else:
                     chunk = _read_all(fd)
@@ -158,7 +182,7 @@ class Runner:
                 break
             now = time.monotonic()
             if now >= check_at:
-                used = _proc_cpu(pid)
+                used = cpu_of()
                 if used >= cpu_limit:
                     timed_out = "cpu"
                     break
@@ -170,8 +194,8 @@ class Runner:
                 break
         if ended is None:
             self._kill_group(pid)
-        output += _drain(out_r, OUTPUT_CAP - len(output))
-        return timed_out, bytes(output[:OUTPUT_CAP]), ended
+        output += _drain(out_r, cap - len(output))
+        return timed_out, bytes(output[:cap]), ended
 
     # ---- cleanup ---------------------------------------------------------------------------------
     def _kill_group(self, pid):
@@ -291,13 +315,13 @@ class _CpuReader:
 
     FRESH = 0.005
 
-    def __init__(self, pid: int):
-        self.pid, self.at, self.value = pid, -1.0, 0.0
+    def __init__(self, cpu_of):
+        self.cpu_of, self.at, self.value = cpu_of, -1.0, 0.0
 
     def read(self) -> float:
         now = time.monotonic()
         if now - self.at > self.FRESH:
-            self.at, self.value = now, _proc_cpu(self.pid)
+            self.at, self.value = now, self.cpu_of()
         return self.value
 
 
@@ -308,6 +332,53 @@ def _proc_cpu(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _tree_cpu(uid: int, pid: int, isolated: bool) -> float:
+    """CPU seconds of a step's whole process tree so far: every live process of the sample's uid (or, not
+    isolated, of the step's session), with what each has reaped of its own children."""
+    total = 0.0
+    pids = _pids_of_uid(uid) if isolated else _pids_of_session(pid)
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _pids_of_session(sid: int):
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[3]) == sid:
+                        yield int(name)
+            except (OSError, IndexError, ValueError):
+                pass
+
+
+class _Ran:
+    """How one process of a job ended: the runner's reading (`base`: the verdict if it did not pass)."""
+
+    __slots__ = ("base", "status", "cpu", "wall", "timed_out", "captured", "output", "dirty")
+
+    def __init__(self, base, status, cpu, wall, timed_out, captured, output, dirty):
+        self.base, self.status, self.cpu, self.wall = base, status, cpu, wall
+        self.timed_out, self.captured, self.output, self.dirty = timed_out, captured, output, dirty
+
+
+def _steps(driver, job: dict):
+    """The limits of each process the driver runs: a driver with steps says; else one, with the job's."""
+    if hasattr(driver, "steps"):
+        return driver.steps()
+    return ({"cpu": job["cpu"], "wall": job["wall"], "mem": job.get("mem") or 0},)
+
+
+def _output(data: bytes, cap: int) -> str:
+    return data[:cap].decode("utf-8", "replace")
 
 
 def _oom_kills() -> int | None:

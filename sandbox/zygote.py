@@ -21,12 +21,12 @@ import socket
 
 import calltest
 import classic
+import command
 import frames
 
-# The sample's side of each driver: job dict, verdict fd -> never returns. A new driver (a command-shaped one:
-# files into the scratch dir, then compile and run steps) is a module with a child_main here and its runner
-# side in runner.DRIVERS.
-CHILD_MAINS = {"classic": classic.child_main, "call": calltest.child_main}
+# The sample's side of each driver: job dict, verdict fd -> never returns. A new driver is a module with a
+# child_main here and its runner side in runner.DRIVERS.
+CHILD_MAINS = {"classic": classic.child_main, "call": calltest.child_main, "command": command.child_main}
 
 JOB_FD, VER_FD = 5, 3  # in the child: where the job pipe and the verdict pipe land (1, 2: output; 4: driver's)
 MAX_FDS = 8
@@ -111,7 +111,7 @@ def _child(request: dict, fds: list[int]) -> None:  # pragma: no cover - the sam
         os.dup2(job_r, JOB_FD)
         os.closerange(JOB_FD + 1, 65536)
         ver = VER_FD
-        _limits(float(request["cpu"]), int(request.get("mem") or 0))
+        _limits(float(request["cpu"]), int(request.get("mem") or 0), bool(request.get("tree")))
         if request.get("uid") is not None:
             os.setgroups([])
             os.setgid(request["uid"])
@@ -139,16 +139,22 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _limits(cpu: float, mem: int) -> None:
-    """Hard == soft so the sample cannot raise them back."""
+def _limits(cpu: float, mem: int, tree: bool = False) -> None:
+    """Hard == soft so the sample cannot raise them back. A toolchain's step (`tree`) gets no RLIMIT_NPROC or
+    RLIMIT_AS (they break the JVM, Go and Node): the sandbox's cgroup bounds its processes and memory, and
+    the kernel's OOM killer takes it first."""
     cpu_s = int(cpu) + 1  # RLIMIT_CPU is whole seconds: a backstop; the runner enforces the exact limit
-    for res, value in (
-        (resource.RLIMIT_CPU, cpu_s),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_FSIZE, 32 << 20),
-        (resource.RLIMIT_NOFILE, 256),
-        (resource.RLIMIT_NPROC, 128),
-    ):
+    limits = [(resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_CORE, 0)]
+    if tree:
+        limits += [(resource.RLIMIT_FSIZE, 256 << 20), (resource.RLIMIT_NOFILE, 4096)]
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+    else:
+        limits += [(resource.RLIMIT_FSIZE, 32 << 20), (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_NPROC, 128)]
+    for res, value in limits:
         resource.setrlimit(res, (value, value))
-    if mem:
+    if mem and not tree:
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))

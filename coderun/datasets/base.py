@@ -100,8 +100,16 @@ class Benchmark(ABC):
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> Program:
         """The program for one sample: `completion` (dataset-specific meaning) or a whole `solution`."""
 
-    def canonical(self, problem: Problem) -> Program:
+    def canonical(self, problem: Problem) -> Program | None:
+        """The reference solution's program (None: the dataset has none for this problem)."""
         return self.program(problem, solution=problem.canonical_solution)
+
+    language: str = "python"  # the language of its programs (coderun/languages): the sandbox image runs it
+    default_cpu: float | None = None  # the run limit of a problem without a reference solution
+
+    def unpassable(self) -> dict[str, str]:
+        """Problems no program can pass (a fault in the dataset), with the reason: reported in the summary."""
+        return {}
 
     # Datasets whose programs have call tiers declare how they are judged on the Program (execute/program.py
     # Judging); these tiers get a pass@k of their own in summary.json ("base").
@@ -160,18 +168,20 @@ class DatasetInfo:
     prompt_family: str | None = None
     description: str = ""
     memory: str | None = None  # the per-sample memory it needs unless --memory says otherwise (None: coderun's)
+    language: str = "python"  # its programs' language (coderun/languages): which sandbox image runs them
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
 
 
 def register(name: str, *, command: str | None = None, variant: str | None = None,
-             prompt_family: str | None = None, description: str = "", memory: str | None = None):
+             prompt_family: str | None = None, description: str = "", memory: str | None = None,
+             language: str = "python"):
     """Register a loader `f(path=None, from_hub=False, **options) -> Benchmark` under `name`."""
 
     def deco(loader):
         _REGISTRY[name] = DatasetInfo(name, loader, command, variant, prompt_family or command, description,
-                                      memory)
+                                      memory, language)
         return loader
 
     return deco

@@ -82,6 +82,25 @@ class Call:
 
 
 @dataclass(frozen=True)
+class CommandSpec:
+    """A command job (sandbox/command.py): the job's program written to `file`, then `steps` (the runner's
+    step messages, as JSON text: hashable, and what the job's key covers); `mark_at`: where in the program the
+    runner writes the end mark's secret (None: no mark)."""
+
+    file: str
+    steps: str
+    mark_at: int | None = None
+
+    def message(self, program: str) -> dict[str, Any]:
+        return {"files": {self.file: program}, "mark": None if self.mark_at is None else [self.file, self.mark_at],
+                "steps": json.loads(self.steps)}
+
+    @property
+    def key_text(self) -> str:
+        return f"{self.file}|{self.mark_at}|{self.steps}"
+
+
+@dataclass(frozen=True)
 class Job:
     """One program to run: `solution` then `test`, with its limits (and optionally a call test). Identical
     jobs run once."""
@@ -92,10 +111,13 @@ class Job:
     wall: float  # wall-clock backstop, seconds
     mem: int = 1 << 30  # address-space limit, bytes
     call: Call | None = None
+    command: CommandSpec | None = None
 
     @property
     def driver(self) -> str:
         """The runner's driver for this job (sandbox/runner.py DRIVERS)."""
+        if self.command is not None:
+            return "command"
         return "classic" if self.call is None else "call"
 
     def key(self) -> str:
@@ -104,9 +126,14 @@ class Job:
         h.update(self.test.encode("utf-8", "surrogatepass"))
         if self.call is not None:
             h.update(self.call.key_text.encode())
+        if self.command is not None:
+            h.update(self.command.key_text.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
     def message(self, job_id: str) -> dict[str, Any]:
+        if self.command is not None:  # the program travels once, as the command's file
+            return {"id": job_id, "driver": "command", "cpu": self.cpu, "wall": self.wall, "mem": self.mem,
+                    "command": self.command.message(self.solution)}
         message = {"id": job_id, "driver": self.driver, "solution": self.solution, "test": self.test,
                    "cpu": self.cpu, "wall": self.wall, "mem": self.mem}
         if self.call is not None:

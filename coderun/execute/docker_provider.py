@@ -84,8 +84,12 @@ def _alive(pid: int) -> bool:
 class DockerProvider(Provider):
     """Sandboxes as Docker containers. Options are the container limits (see README, "Sandbox")."""
 
-    def __init__(self, image: str | None = None, memory: int = 1 << 30, pids: int = 256, tmpfs: str = "64m",
-                 cpus: float = 1.0, base_image: str | None = None, build: bool = True):
+    def __init__(self, image: str | None = None, memory: int = 1 << 30, pids: int = 256, tmpfs: str | None = None,
+                 cpus: float = 1.0, base_image: str | None = None, build: bool = True, language: str = "python"):
+        from coderun import languages
+
+        self.language = languages.get(language)
+        tmpfs = tmpfs or ("64m" if not self.language.steps else "512m")  # build outputs, Go's build cache
         self.image_name = image
         self.memory, self.pids, self.tmpfs, self.cpus = memory, pids, tmpfs, cpus
         self.base_image, self.build = base_image, build
@@ -95,11 +99,19 @@ class DockerProvider(Provider):
     def prepare(self) -> dict[str, Any]:
         self.docker = client()
         remove_leftovers(self.docker.api)
-        name = self.image_name or images.default_tag()
-        self.image_id = images.ensure(self.docker, name, base_image=self.base_image, build=self.build)
+        if self.image_name:
+            name = self.image_name
+            self.image_id = images.ensure(self.docker, name, base_image=self.base_image, build=self.build)
+        else:
+            name = images.language_tag(self.language)
+            self.image_id = images.ensure_language(self.docker, self.language, self.base_image, self.build)
         self.image_name = name
-        return {"provider": "docker", "image": name, "image_id": self.image_id, "fingerprint": self.image_id,
+        info = {"provider": "docker", "image": name, "image_id": self.image_id, "fingerprint": self.image_id,
                 "limits": {"memory": self.memory, "pids": self.pids, "tmpfs": self.tmpfs, "cpus": self.cpus}}
+        if self.language.steps:  # the toolchain's own account of its versions, for the run config and compare
+            info["language"] = self.language.key
+            info["toolchain"] = images.toolchain_versions(self.docker, name)
+        return info
 
     def healthy(self) -> bool:
         try:
@@ -135,7 +147,8 @@ class DockerProvider(Provider):
         return dict(
             network_mode="none",
             read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs},mode=1777",
+            # Docker mounts a tmpfs noexec unless told: a compiled language runs its build from the scratch dir
+            tmpfs={"/tmp": f"rw,{'exec,' if self.language.steps else ''}nosuid,nodev,size={self.tmpfs},mode=1777",
                    "/dev/shm": "rw,nosuid,nodev,noexec,size=1m"},
             # The sample's own limit is RLIMIT_AS = `memory`; the container gets headroom above it, so a
             # greedy sample meets MemoryError instead of thrashing the runner's pages at the cgroup limit.

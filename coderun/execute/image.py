@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from importlib import resources
 
 from coderun.errors import SandboxError
 
 REPOSITORY = "coderun-sandbox"
 DEFAULT_BASE = "python:3.12-slim"
-SOURCES = ("Dockerfile", "runner.py", "zygote.py", "classic.py", "calltest.py", "frames.py", "plaindata.py")
+SOURCES = ("Dockerfile", "runner.py", "zygote.py", "classic.py", "calltest.py", "command.py", "frames.py",
+           "plaindata.py")
 
 
 def context_dir() -> str:
@@ -98,3 +101,103 @@ def _require_base(docker_client, base: str) -> None:
             f"base image {base} is not on this machine and cannot be pulled; without a registry build one "
             f"with `sandbox/build-base.sh` and pass --base-image coderun-base:bookworm "
             f"(or set CODERUN_BASE_IMAGE)") from None
+
+
+# ---- toolchain images: the sandbox image plus one language's Debian packages ----------------------------------
+
+TOOLCHAIN_REPOSITORY = "coderun-sandbox"
+TOOLCHAIN_FILE = "/opt/coderun/toolchain.txt"  # the toolchain's versions, written when the image is built
+
+
+HOST_CAS = "/usr/local/share/ca-certificates"  # a machine behind a TLS-inspecting egress proxy trusts its CA here
+
+
+def _host_cas() -> list[str]:
+    try:
+        return sorted(f for f in os.listdir(HOST_CAS) if f.endswith(".crt"))
+    except OSError:
+        return []
+
+
+def toolchain_dockerfile(language, runner_image: str) -> str:
+    """The Dockerfile of a language's image: the runner's image, then the row's packages and setup. A setup
+    that downloads (npm) trusts the host's extra CAs too, as the host's own package managers do."""
+    packages = sorted(set(language.packages) | ({"ca-certificates"} if language.setup else set()))
+    lines = [f"FROM {runner_image}",
+             "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+             + " ".join(packages) + " >/dev/null && rm -rf /var/lib/apt/lists/*"]
+    if language.setup and _host_cas():
+        lines += ["COPY ca/ /usr/local/share/ca-certificates/", "RUN update-ca-certificates >/dev/null"]
+    if language.files:
+        lines += ["COPY lang/ /opt/coderun/lang/"]
+        for name in language.files:  # their content names the image too
+            lines += [f"# {name} {hashlib.sha256(_language_file(name)).hexdigest()[:12]}"]
+    env = "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt "
+    lines += [f"RUN {env}{command}" for command in language.setup]
+    versions = " && ".join(f"({v})" for v in language.versions) or "true"
+    lines += [f"RUN ({versions}) > {TOOLCHAIN_FILE} 2>&1",
+              f'LABEL io.coderun.image="sandbox" io.coderun.language="{language.key}"']
+    return "\n".join(lines) + "\n"
+
+
+def language_tag(language, runner_tag: str | None = None) -> str:
+    """The image of `language` (the Python sandbox image itself for python): named by a hash of the runner's
+    sources and the row's packages and setup, so a changed row or runner never runs in a stale image."""
+    runner_tag = runner_tag or default_tag()
+    if not language.steps:
+        return runner_tag
+    h = hashlib.sha256(toolchain_dockerfile(language, runner_tag).encode())
+    return f"{TOOLCHAIN_REPOSITORY}-{language.key}:{h.hexdigest()[:12]}"
+
+
+def ensure_language(docker_client, language, base_image: str | None = None, build: bool = True) -> str:
+    """The image id of `language`'s sandbox, building it (and the runner's image under it) if missing."""
+    import docker.errors
+
+    runner_tag = default_tag()
+    tag = language_tag(language, runner_tag)
+    if tag == runner_tag:
+        return ensure(docker_client, tag, base_image, build)
+    try:
+        return docker_client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        if not build:
+            raise SandboxError(f"the {language.key} sandbox image {tag} is not built; run "
+                               f"`coderun sandbox build --language {language.key}`") from None
+    ensure(docker_client, runner_tag, base_image, build=True)
+    dockerfile = toolchain_dockerfile(language, runner_tag)
+    context = tempfile.mkdtemp(prefix="coderun-image-")
+    try:
+        with open(os.path.join(context, "Dockerfile"), "w") as f:
+            f.write(dockerfile)
+        os.mkdir(os.path.join(context, "ca"))
+        os.mkdir(os.path.join(context, "lang"))
+        for name in language.files:
+            with open(os.path.join(context, "lang", name), "wb") as f:
+                f.write(_language_file(name))
+        for name in _host_cas() if language.setup else []:
+            shutil.copy(os.path.join(HOST_CAS, name), os.path.join(context, "ca", name))
+        image, _ = docker_client.images.build(path=context, tag=tag, rm=True, forcerm=True, pull=False)
+    except docker.errors.BuildError as exc:
+        lines = [str(c.get("stream", c.get("error", ""))).strip() for c in exc.build_log]
+        tail = " | ".join(line for line in lines if line)[-400:]
+        raise SandboxError(f"building the {language.key} sandbox image failed: {tail}") from None
+    except docker.errors.APIError as exc:
+        raise SandboxError(f"building the {language.key} sandbox image failed: {exc.explanation or exc}") from None
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+    return image.id
+
+
+def toolchain_versions(docker_client, image: str) -> str:
+    """What the image's toolchain says of its versions (written at build time): the run's fingerprint."""
+    try:
+        out = docker_client.containers.run(image, ["cat", TOOLCHAIN_FILE], remove=True, network_mode="none",
+                                           entrypoint=[])
+    except Exception:  # noqa: BLE001 - the Python image has no toolchain file
+        return ""
+    return out.decode("utf-8", "replace").strip()
+
+
+def _language_file(name: str) -> bytes:
+    return (resources.files("coderun.languages") / "files" / name).read_bytes()

@@ -66,14 +66,35 @@ class Judging:
 
 
 @dataclass(frozen=True)
+class Command:
+    """A program in another language: `solution` (the whole program) is written to `file` in the scratch
+    dir and the `steps` (a language row's, coderun/languages) run in order; `mark_at`: the offset in the
+    program where the runner writes the end mark's secret (None: no mark)."""
+
+    language: str
+    file: str
+    steps: tuple[Any, ...]
+    mark_at: int | None = None
+
+    @property
+    def run_cpu(self) -> float:
+        return float(self.steps[-1].cpu)
+
+    def text(self) -> str:
+        return f"{self.language}|{self.file}|{self.mark_at}|{self.steps!r}"
+
+
+@dataclass(frozen=True)
 class Program:
     """What one sample runs: `solution` then `test` (classic), or, with `tiers`, the solution once per tier
-    with its calls judged from outside, under `judging`."""
+    with its calls judged from outside, under `judging`; with `command`, `solution` is a whole program in
+    another language, built and run by its toolchain's steps."""
 
     solution: str
     test: str
     tiers: tuple[CallTier, ...] = ()
     judging: Judging | None = field(default=None, compare=False)
+    command: Command | None = None
 
     def digest(self) -> str:
         return self._digest
@@ -83,7 +104,9 @@ class Program:
         h = hashlib.sha256()
         parts = [self.solution, self.test] + [f"{t.name}|{t.entry_point}|{t.mode}|{t.inputs}" for t in self.tiers]
         parts += [t.expected for t in self.tiers if t.expected is not None] + [t.setup for t in self.tiers if t.setup]
-        for part in parts[:2] if not self.tiers else parts:
+        if self.command is not None:
+            parts.append(self.command.text())
+        for part in parts if self.tiers or self.command else parts[:2]:
             data = part.encode("utf-8", "surrogatepass")
             h.update(len(data).to_bytes(8, "little"))
             h.update(data)

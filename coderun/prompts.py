@@ -175,7 +175,7 @@ class MBPPZeroShot(PromptFormat):
         return f'"""\n{problem.prompt}\n{problem.extra["test_list"][0]}\n"""\n'
 
 
-DEFAULT_STYLE = {"humaneval": "raw", "mbpp": "3shot", "humaneval-plus": "raw", "mbpp-plus": "raw"}
+DEFAULT_STYLE = {"humaneval": "raw", "mbpp": "3shot", "humaneval-plus": "raw", "mbpp-plus": "raw", "multipl-e": "raw"}
 
 
 # ---- chat formats -----------------------------------------------------------------------------------------

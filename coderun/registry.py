@@ -31,3 +31,9 @@ def load_entry_points(group: str) -> list[tuple[str, Any]]:
         except Exception as exc:  # noqa: BLE001 - someone else's package: report, never crash
             print(f"coderun: skipping plug-in {ep.name!r} ({group}, {ep.value}): {exc}", file=sys.stderr)
     return loaded
+
+
+def plugin_modules(group: str) -> dict[str, str]:
+    """name -> module of each entry point of `group`, read from the installed packages' metadata without
+    importing anything (for registries whose members register themselves when their module is imported)."""
+    return {ep.name: ep.value.split(":", 1)[0] for ep in entry_points(group=group)}

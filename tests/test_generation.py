@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from coderun import datasets
 from coderun.datasets.humaneval import STOP_SEQUENCES
 from coderun.errors import InputError
 from tests.conftest import ENGINE, Lent, coderun, session_processes
@@ -369,3 +370,25 @@ def test_sigterm_shuts_down_like_ctrl_c(tiny_model, tmp_path):
     alive = {c.id for c in docker.from_env().containers.list(all=True, filters={"label": OWNER_LABEL})}
     assert ours and not {c.id for c in ours} & alive  # its sandboxes were there, and are gone
     assert len(jsonl(out / "samples.jsonl")) > 0  # what was generated is kept for the resume
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["js", "cpp"])
+def test_cli_humaneval_in_another_language_end_to_end(tiny_model, tmp_path, language):
+    """`coderun humaneval --language L` generates with MultiPL-E's prompts and stop tokens, runs the programs in
+    L's sandbox image and scores them: every row a verdict, none a harness error."""
+    out = tmp_path / language
+    result = coderun("humaneval", "--language", language, "--model", str(tiny_model), "--limit", "3", "--n", "2",
+                     "--max-tokens", "32", "--out", str(out), "--json", *CLI_ENGINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["num_samples"] == 6
+    rows = jsonl(out / "results.jsonl")
+    assert len(rows) == 6 and {r["status"] for r in rows} <= {"passed", "failed", "timeout"}
+    assert all(r["task_id"].startswith("HumanEval_") for r in rows)
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"]["name"] == f"multipl-e-humaneval-{language}"
+    assert config["execution"]["sandbox"]["language"] == language and config["execution"]["sandbox"]["toolchain"]
+    stops = set(datasets.load(f"multipl-e-humaneval-{language}").problems[0].extra["stop_tokens"])
+    assert all(not any(s in r["completion"] for s in stops) for r in jsonl(out / "samples.jsonl"))

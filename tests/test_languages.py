@@ -98,3 +98,29 @@ def test_endless_loops_and_output_stop_at_the_limit(verdicts):
     assert got["spin"].status == "timeout", f"{lang}: {got['spin'].status} {got['spin'].reason}"
     assert got["flood"].status != "passed" and len(got["flood"].output) <= 4096
     assert got["escape: a fork bomb"].status in ("timeout", "failed")
+
+
+UNPASSABLE_SOLUTIONS = {  # correct solutions of our own for the rows multipl_e.py lists as unpassable
+    ("php", "HumanEval_23_strlen"): "    $n = 0; while (isset($string[$n])) { $n++; } return $n;\n}\n",
+    ("cs", "HumanEval_29_filter_by_prefix"): "        return strings.Where(s => s.StartsWith(prefix)).ToList();\n",
+}
+
+
+@pytest.mark.parametrize("lang,task", sorted(UNPASSABLE_SOLUTIONS))
+def test_the_rows_listed_as_unpassable_fail_even_with_a_correct_solution(lang, task):
+    """A correct solution fails a row listed as unpassable (the dataset's fault), and the same solution passes
+    where the dataset is fixed (C#'s SequenceEqual copy); the run's summary names the row."""
+    completion = UNPASSABLE_SOLUTIONS[(lang, task)]
+    names = [f"multipl-e-humaneval-{lang}"] + (["multipl-e-humaneval-cs-sequenceequal"] if lang == "cs" else [])
+    memory = languages.get(lang).memory
+    with SandboxPool(get_provider("docker", memory=memory, language=lang), workers=1) as pool:
+        service = ExecutionService(pool, memory)
+        outcomes = []
+        for name in names:
+            bench = datasets.load(name)
+            assert (task in bench.unpassable()) == (name == names[0]), name
+            program = bench.program(bench.get(task), completion=completion)
+            outcomes += service.run_all([(program, TaskLimits.fixed(languages.get(lang).run_cpu))])
+    assert outcomes[0].status == "failed", outcomes[0].reason
+    if lang == "cs":
+        assert outcomes[1].status == "passed", outcomes[1].reason

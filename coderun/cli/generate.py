@@ -180,6 +180,8 @@ def variant_flags(variant: str | None) -> str:
         return ""
     if variant.startswith("plus-"):
         return f"--plus --plus-variant {variant.removeprefix('plus-')}"
+    if variant.startswith("language-"):
+        return f"--language {variant.removeprefix('language-')}"
     return f"--{variant}"
 
 
@@ -190,10 +192,19 @@ def plus_variant(plus: bool, variant: str | None) -> str | None:
 
 
 @main.command("humaneval")
+@click.option("--language", help="HumanEval in another language (MultiPL-E's prompts): cpp, java, js, ts, php, sh, "
+                                 "cs, go, rs, lua (`coderun datasets` lists them).")
 @plus_options(["mini", "noextreme"])
 @generation_options
-def humaneval_command(plus, plus_variant_name, **kw):
+def humaneval_command(language, plus, plus_variant_name, **kw):
     """Generate --n completions per HumanEval problem, execute them in the sandbox, report pass@k."""
+    if language and plus:
+        raise InputError("--language and --plus are two datasets; choose one")
+    if language and language.lower() not in ("python", "py"):
+        from coderun import languages
+
+        _run(dataset_for("humaneval", f"language-{languages.get(language).key}"), None, kw)
+        return
     _run(dataset_for("humaneval", plus_variant(plus, plus_variant_name)), None, kw)
 
 

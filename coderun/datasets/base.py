@@ -229,6 +229,9 @@ def loader_options(challenge_tests: bool = False, strict: bool = False) -> dict[
     return {**({"challenge_tests": True} if challenge_tests else {}), **({"strict": True} if strict else {})}
 
 
+_PLUGINS_LOADED = False
+
+
 def _import_builtin() -> None:
     # Every module of this package registers its datasets when imported: adding a dataset is one module
     # (plus its data file). Done lazily, so `coderun --help` pays only for these small modules.
@@ -239,6 +242,12 @@ def _import_builtin() -> None:
     for module in pkgutil.iter_modules(package.__path__):
         if module.name != "base":
             importlib.import_module(f"coderun.datasets.{module.name}")
+    global _PLUGINS_LOADED
+    if not _PLUGINS_LOADED:
+        _PLUGINS_LOADED = True
+        from coderun.registry import load_entry_points
+
+        load_entry_points("coderun.datasets")  # a package's module registers its datasets when imported
 
 
 # --- Reading dataset files: shared by the dataset modules ----------------------------------------------

@@ -6,7 +6,7 @@ as released (`name`, `prompt`, `tests`, `stop_tokens`, ...); a task id is the ro
 tests`, as MultiPL-E's evaluator builds it, with the completion cut at the row's first stop token and the
 language's end mark placed at the end of the tests (coderun/languages). MultiPL-E has no reference
 solutions: limits are the language's, and the rows no solution can pass are listed below, found with
-correct solutions of our own (tests/data/multipl_e_solutions), and reported in a run's summary.
+correct solutions of our own (tests/test_languages.py), and reported in a run's summary.
 """
 
 from __future__ import annotations
@@ -109,10 +109,10 @@ def _validate(language: str):
     return validate
 
 
-def _problem(row: dict[str, Any]) -> Problem:
+def _problem(row: dict[str, Any], language: str) -> Problem:
     return Problem(task_id=row["name"], prompt=row["prompt"], canonical_solution="", test=row["tests"],
-                   extra={"stop_tokens": list(row["stop_tokens"]), "language": row["language"],
-                          "original": row.get("original", "")})
+                   extra={"stop_tokens": list(row["stop_tokens"]), "language": language,
+                          "file_suffix": row["language"], "original": row.get("original", "")})
 
 
 def _loader(language: str, file: str, name: str):
@@ -122,17 +122,71 @@ def _loader(language: str, file: str, name: str):
         if from_hub:
             raise InputError(f"{name}: use the shipped rows or --dataset-path (the hub's copy is not read)")
         rows, sha, source = read_dataset_file(path, file, _validate(language))
-        return MultiPLE([_problem(r) for r in rows], source, sha, language, name)
+        return MultiPLE([_problem(r, language) for r in rows], source, sha, language, name)
     return load
 
 
 for _lang in LANGUAGES:
     _title = languages.get(_lang).title
     _name = f"multipl-e-humaneval-{_lang}"
-    register(_name, command="humaneval", variant=_lang, prompt_family=f"multipl-e-{_lang}",
+    register(_name, command="humaneval", variant=f"language-{_lang}", prompt_family="multipl-e",
              description=f"MultiPL-E HumanEval in {_title} ({_lang})", language=_lang)(
         _loader(_lang, f"humaneval-{_lang}-reworded.jsonl.gz", _name))
-register("multipl-e-humaneval-cs-sequenceequal", command=None, prompt_family="multipl-e-cs",
+register("multipl-e-humaneval-cs-sequenceequal", command=None, prompt_family="multipl-e",
          description="MultiPL-E HumanEval in C#, lists compared with SequenceEqual (DeepSeek-Coder's fix)",
          language="cs")(
     _loader("cs", "humaneval-cs-reworded-sequenceequal.jsonl.gz", "multipl-e-humaneval-cs-sequenceequal"))
+
+
+# ---- prompts: MultiPL-E's own (the row's prompt, its stop tokens), and a chat format ------------------------
+
+def _formats():
+    from coderun import prompts
+
+    @prompts.register
+    class MultiPLERaw(prompts.PromptFormat):
+        """The row's prompt, stripped, as MultiPL-E prompts a model; generation stops at the row's tokens."""
+
+        family, style = "multipl-e", "raw"
+
+        def text(self, problem) -> str:
+            return problem.prompt.strip()
+
+        def build(self, problem) -> prompts.Prompt:
+            return prompts.Prompt(problem.task_id, text=self.text(problem), stop=tuple(problem.extra["stop_tokens"]))
+
+        def extract(self, problem, raw: str) -> prompts.Extracted:
+            return prompts.Extracted(cut_at_stop(raw, problem.extra["stop_tokens"]))
+
+    @prompts.register
+    class MultiPLEChat(prompts.ChatFormat):
+        """Complete the function; the answer's code block (in the language's fence) after the prompt's last
+        line (the signature), cut at the row's stop tokens, is the completion."""
+
+        family = "multipl-e"
+
+        def user_message(self, problem) -> str:
+            row = languages.get(problem.extra["language"])
+            fence = row.fences[0] if row.fences else row.key
+            return (f"Complete the following {row.title} function. Reply with the whole function in a single "
+                    f"```{fence} code block.\n\n```{fence}\n{problem.prompt.strip()}\n```")
+
+        def extract(self, problem, raw: str) -> prompts.Extracted:
+            row = languages.get(problem.extra["language"])
+            code = fenced_code(prompts.strip_thinking(self.options.response_prefix + raw), row.fences)
+            signature = problem.prompt.rstrip().rsplit("\n", 1)[-1].strip()
+            at = code.find(signature) if signature else -1
+            body = code[at + len(signature):] if at >= 0 else code
+            return prompts.Extracted(cut_at_stop(body, problem.extra["stop_tokens"]))
+
+
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
+
+
+def fenced_code(text: str, fences: tuple[str, ...]) -> str:
+    """The longest code block tagged with one of the language's fence names (or untagged), else the text."""
+    blocks = [body for tag, body in _FENCE.findall(text) if tag.lower() in (*fences, "")]
+    return max(blocks, key=len) if blocks else text
+
+
+_formats()

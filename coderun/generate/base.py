@@ -180,17 +180,26 @@ def register(name: str):
     return deco
 
 
+def _backends() -> dict[str, tuple[str, bool]]:
+    """The built-in backends, then those of installed packages (entry points `coderun.backends`; a plug-in
+    backend is not offered as a judge)."""
+    from coderun.registry import plugin_modules
+
+    return {**BACKENDS, **{n: (m, False) for n, m in plugin_modules("coderun.backends").items() if n not in BACKENDS}}
+
+
 def backend_names() -> list[str]:
-    return list(BACKENDS)
+    return list(_backends())
 
 
 def judge_backend_names() -> list[str]:
-    return [name for name, (_, judges) in BACKENDS.items() if judges]
+    return [name for name, (_, judges) in _backends().items() if judges]
 
 
 def backend_class(name: str) -> type[Backend]:
-    if name not in _REGISTRY and name in BACKENDS:
-        importlib.import_module(BACKENDS[name][0])  # importing registers it (the modules import nothing heavy)
+    backends = _backends()
+    if name not in _REGISTRY and name in backends:
+        importlib.import_module(backends[name][0])  # importing registers it (the modules import nothing heavy)
     if name not in _REGISTRY:
         raise InputError(f"unknown backend {name!r}; known: {', '.join(backend_names())}")
     return _REGISTRY[name]

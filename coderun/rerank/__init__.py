@@ -14,15 +14,25 @@ _MODULES = {"logprob": "coderun.rerank.logprob", "exec": "coderun.rerank.executi
             "judge": "coderun.rerank.judge", "judge+exec": "coderun.rerank.combined"}
 
 
+def _modules() -> dict[str, str]:
+    """The built-in methods, then those of installed packages (entry points `coderun.rerankers`)."""
+    from coderun.registry import plugin_modules
+
+    return {**_MODULES, **{n: m for n, m in plugin_modules("coderun.rerankers").items() if n not in _MODULES}}
+
+
 def method_names() -> list[str]:
-    return list(_MODULES)
+    return list(_modules())
 
 
 def get(name: str):
     """The Reranker class registered as `name`."""
     from coderun.rerank.base import REGISTRY
 
-    if name not in _MODULES:
-        raise InputError(f"unknown rerank method {name!r}; known: {', '.join(_MODULES)}")
-    importlib.import_module(_MODULES[name])
+    modules = _modules()
+    if name not in modules:
+        raise InputError(f"unknown rerank method {name!r}; known: {', '.join(modules)}")
+    importlib.import_module(modules[name])
+    if name not in REGISTRY:
+        raise InputError(f"rerank method {name!r}: its module {modules[name]} registers no reranker of that name")
     return REGISTRY[name]

@@ -1,0 +1,91 @@
+"""Plug-ins: an installed package adds a language, a dataset, a backend and a reranker through entry points,
+and coderun lists them without a change of its own (coderun/registry.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from coderun import languages
+
+
+def _install(site, name: str, module: str, entry_points: str) -> None:
+    """A package as pip leaves it: a module and a dist-info with its entry points."""
+    (site / f"{name}.py").write_text(textwrap.dedent(module))
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+
+
+def _python(site, code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_a_package_adds_a_language_row_and_a_dataset_in_it(tmp_path):
+    _install(tmp_path, "coderun_awk", '''
+        from coderun.languages import Language, Step
+        AWK = Language(key="awk", title="AWK", file="main.awk", steps=(Step("run", ("awk", "-f", "{file}"), 5.0, 10.0),),
+                       packages=("gawk",), mark='BEGIN { print "{mark}" }', mark_at="end")
+    ''', '''
+        [coderun.languages]
+        awk = coderun_awk:AWK
+    ''')
+    out = _python(tmp_path, "from coderun import languages; row = languages.get('awk'); "
+                            "print(languages.names()); print(row.step_messages(2.0)[0]['argv'])")
+    assert "'awk'" in out.splitlines()[0] and "['awk', '-f', 'main.awk']" in out
+    assert "awk" not in languages.names()  # this process has no such package
+
+
+def test_plug_in_backends_rerankers_and_datasets_are_listed(tmp_path):
+    _install(tmp_path, "coderun_extra", '''
+        from coderun.rerank.base import Reranker, register
+        @register("shortest")
+        class Shortest(Reranker):
+            pass
+    ''', '''
+        [coderun.rerankers]
+        shortest = coderun_extra
+        [coderun.backends]
+        mybackend = coderun_extra
+    ''')
+    out = _python(tmp_path, "from coderun.rerank import method_names, get; from coderun.generate.base import "
+                            "backend_names; print(method_names()); print(backend_names()); print(get('shortest').name)")
+    lines = out.splitlines()
+    assert "shortest" in lines[0] and "mybackend" in lines[1] and lines[2] == "shortest"
+
+
+def test_a_broken_plug_in_is_reported_and_skipped(tmp_path):
+    _install(tmp_path, "coderun_broken", "raise ImportError('no such thing')\n", '''
+        [coderun.languages]
+        broken = coderun_broken:ROW
+    ''')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", "from coderun import languages; print(languages.names())"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "python" in result.stdout
+    assert "skipping plug-in 'broken'" in result.stderr
+
+
+@pytest.mark.parametrize("key", sorted(languages.names()))
+def test_every_row_places_its_end_mark_in_every_row_of_its_dataset(key):
+    """The mark goes where the row says in every MultiPL-E row of the language (none left without one)."""
+    from coderun import datasets
+
+    if key == "python":
+        return
+    bench = datasets.load(f"multipl-e-humaneval-{key}")
+    row = languages.get(key)
+    for problem in bench.problems:
+        text = bench.program(problem, completion="").solution
+        at = bench.program(problem, completion="").command.mark_at
+        line = text[text.rfind("\n", 0, at) + 1:text.find("\n", at)]
+        assert line == row.mark.replace("{mark}", ""), (key, problem.task_id, line)
+        assert text[:at].endswith(row.mark.split("{mark}")[0]), (key, problem.task_id)  # the slot is the mark's

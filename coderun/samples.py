@@ -5,6 +5,9 @@ Two formats, told apart by content (a file whose first non-space character is `[
   other fields (mean_logprob, cumulative_logprob, num_tokens, ...) are kept in `extra`.
 - bigcode-evaluation-harness `generations.json`: a list with one list of strings per problem, in dataset
   order. Those strings are whole programs (the prompt included), so they are read as `solution`.
+- MultiPL-E's completions: records {"name", "completions": [...], ...} (one per problem), as JSONL or as a
+  directory of `.json`/`.json.gz` files (its `.results.json` files are skipped); each completion follows the
+  problem's prompt.
 
 Every problem with the input is an InputError with one line that says where (file, line) and what.
 """
@@ -44,6 +47,9 @@ def iter_samples(path: str | Path, benchmark: Benchmark) -> Iterator[Sample]:
     first (the pipeline does)."""
     where = str(path)
     p = Path(path)
+    if p.is_dir():  # MultiPL-E's output: one JSON (or .json.gz) record per problem
+        yield from _read_multipl_e_dir(p, benchmark)
+        return
     if not p.is_file():
         missing = not p.exists()
         raise InputError(f"samples file not found: {where}" if missing else f"samples path is not a file: {where}")
@@ -87,7 +93,39 @@ def _read_jsonl(f, where: str, benchmark: Benchmark) -> Iterator[Sample]:
         row = parse_json(line, at)
         if not isinstance(row, dict):
             raise InputError(f"{at}: expected a JSON object with task_id and completion or solution, got {_kind(row)}")
+        if "completions" in row and "name" in row and "task_id" not in row:
+            yield from _multipl_e_record(row, at, benchmark, counts)
+            continue
         yield _sample(row, at, benchmark, counts)
+
+
+def _multipl_e_record(row: dict[str, Any], at: str, benchmark: Benchmark, counts: dict[str, int]) -> Iterator[Sample]:
+    """MultiPL-E's per-problem record {"name", "completions": [...], ...}: one sample per completion."""
+    if not isinstance(row["completions"], list):
+        raise InputError(f"{at}: completions must be a list of strings, got {_kind(row['completions'])}")
+    for j, completion in enumerate(row["completions"]):
+        if not isinstance(completion, str):
+            raise InputError(f"{at}: completion {j + 1} is a {_kind(completion)}, not a string")
+        yield _sample({"task_id": row["name"], "completion": completion}, f"{at} completion {j + 1}", benchmark, counts)
+
+
+def _read_multipl_e_dir(p: Path, benchmark: Benchmark) -> Iterator[Sample]:
+    import gzip
+
+    files = sorted(f for f in p.iterdir() if f.name.endswith((".json", ".json.gz")) and ".results.json" not in f.name)
+    if not files:
+        raise InputError(f"{p}: a directory without MultiPL-E completion files (*.json, *.json.gz)")
+    counts: dict[str, int] = {}
+    for f in files:
+        at = str(f)
+        try:
+            data = gzip.decompress(f.read_bytes()) if f.name.endswith(".gz") else f.read_bytes()
+        except (OSError, EOFError) as e:
+            raise InputError(f"cannot read {at}: {e}") from None
+        row = parse_json(decode_utf8(data, at), at, document=True)
+        if not isinstance(row, dict) or "name" not in row or "completions" not in row:
+            raise InputError(f"{at}: not a MultiPL-E completions record (an object with name and completions)")
+        yield from _multipl_e_record(row, at, benchmark, counts)
 
 
 def _sample(row: dict[str, Any], at: str, benchmark: Benchmark, counts: dict[str, int]) -> Sample:

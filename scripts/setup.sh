@@ -72,3 +72,26 @@ if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ] && ! command -v chromium >/dev/null; then
     say "chromium not found: the HTML report tests will be skipped (install Debian's chromium to run them)"
   fi
 fi
+
+# 6. For the tests only: the sandbox image and every language's toolchain image (tests/test_languages.py runs
+#    them all), three builds at a time: each is mostly downloading and unpacking Debian packages.
+if [ "${CODERUN_SETUP_TESTS:-0}" = 1 ]; then
+  missing=$(python3 - <<'PY'
+from coderun import languages
+from coderun.execute import image
+from coderun.execute.docker_provider import client
+import docker.errors
+c = client()
+for row in languages.registry().values():
+    try:
+        c.images.get(image.language_tag(row))
+    except docker.errors.ImageNotFound:
+        print(row.key)
+PY
+)
+  if [ -n "$missing" ]; then
+    say "building the sandbox images of: $(echo $missing | tr '\n' ' ')(a few minutes, once)"
+    python3 -m coderun sandbox build >/dev/null
+    echo "$missing" | xargs -P 3 -I{} sh -c 'python3 -m coderun sandbox build --language {} >/dev/null || exit 255'
+  fi
+fi

@@ -17,7 +17,7 @@ from tests.lang_cases import CASES, ESCAPES, TASK
 pytestmark = pytest.mark.docker
 
 COMPILED = {"cpp", "java", "ts", "cs", "go", "rs"}  # a syntax error there is a compile error
-RUN_CPU = 3.0  # the run step's limit here: the spinning cases stop after this much CPU
+RUN_CPU = 2.0  # the run step's limit here: the spinning cases stop after this much CPU
 
 
 def _programs(lang: str):

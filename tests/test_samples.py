@@ -213,3 +213,35 @@ def by_task(samples: list[Sample]) -> dict[str, list[Sample]]:
     for s in samples:
         groups.setdefault(s.task_id, []).append(s)
     return groups
+
+
+def test_multipl_e_and_bigcode_outputs_read_as_samples(tmp_path):
+    """MultiPL-E's per-problem records (a directory of .json/.json.gz, or JSONL of them; its .results.json
+    files skipped) and bigcode-evaluation-harness's lists, for a MultiPL-E dataset."""
+    import gzip
+
+    from coderun import datasets
+
+    bench = datasets.load("multipl-e-humaneval-java")
+    d = tmp_path / "multipl-e"
+    d.mkdir()
+    (d / "HumanEval_53_add.json").write_text(json.dumps({"name": "HumanEval_53_add", "completions": ["a", "b"]}))
+    (d / "HumanEval_0_has_close_elements.json.gz").write_bytes(
+        gzip.compress(json.dumps({"name": "HumanEval_0_has_close_elements", "completions": ["c"]}).encode()))
+    (d / "HumanEval_53_add.results.json").write_text("{}")
+    got = [(s.task_id, s.sample_index, s.completion) for s in read_samples(d, bench)]
+    assert got == [("HumanEval_0_has_close_elements", 0, "c"), ("HumanEval_53_add", 0, "a"),
+                   ("HumanEval_53_add", 1, "b")]
+    jsonl = tmp_path / "records.jsonl"
+    jsonl.write_text(json.dumps({"name": "HumanEval_53_add", "completions": ["x"]}) + "\n"
+                     + json.dumps({"task_id": "HumanEval/53", "completion": "y"}) + "\n")
+    assert [(s.task_id, s.sample_index) for s in read_samples(jsonl, bench)] == [("HumanEval_53_add", 0),
+                                                                                 ("HumanEval_53_add", 1)]
+    bigcode = tmp_path / "generations.json"
+    bigcode.write_text(json.dumps([["p0"], ["p1", "p1b"]]))
+    rows = read_samples(bigcode, bench)
+    assert [(s.task_id, s.solution) for s in rows] == [(bench.problems[0].task_id, "p0"),
+                                                      (bench.problems[1].task_id, "p1"), (bench.problems[1].task_id, "p1b")]
+    with pytest.raises(InputError, match="not a MultiPL-E completions record"):
+        (d / "bad.json").write_text("[1]")
+        read_samples(d, bench)

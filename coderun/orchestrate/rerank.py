@@ -81,6 +81,7 @@ def rerank_run(run_dir: str, options: Options, *, judge=None, dataset_path: str 
         raise InputError(f"{run_dir}: not a finished coderun run directory (no config.json or summary.json)")
     bench = benchmark_of(config, dataset_path)
     candidates, skipped = read_candidates(run, config, bench)
+    rerank.get(options.method).check_language(bench.language)
     method = rerank.get(options.method)(options)
     execution = ExecutionOptions.of_run(config.execution)
     with ExitStack() as stack:

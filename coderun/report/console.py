@@ -92,7 +92,14 @@ def print_references(refs: dict[str, Any] | None) -> None:
     """The benchmark's own solutions under the run's limits; a failure is a warning on stderr, by name."""
     if not refs:
         return
-    out.print(f"reference solutions: {refs['passed']} of {refs['problems']} pass under this run's limits")
+    if refs["problems"]:
+        out.print(f"reference solutions: {refs['passed']} of {refs['problems']} pass under this run's limits")
+    elif refs.get("unchecked"):
+        out.print("reference solutions: none (the dataset ships none); limits are the language's")
+    if refs.get("unpassable"):
+        named = ", ".join(list(refs["unpassable"])[:5]) + (" ..." if len(refs["unpassable"]) > 5 else "")
+        err.print(f"[yellow]note[/]: {len(refs['unpassable'])} problems cannot be passed by any program (a fault in "
+                  f"the dataset; summary.json says why): {named}")
     if refs["failed"]:
         shown = ", ".join(refs["failed"][:10]) + (f" and {len(refs['failed']) - 10} more" if len(refs["failed"]) > 10 else "")
         err.print(f"[yellow]warning[/]: the benchmark's own solution fails for {shown}: the sandbox image or the "

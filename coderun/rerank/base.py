@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from coderun.errors import CoderunError
+from coderun.errors import CoderunError, InputError
 
 REGISTRY: dict[str, type["Reranker"]] = {}
 
@@ -93,6 +93,15 @@ class Context:
 
 class Reranker(ABC):
     name: ClassVar[str]
+    # The languages whose programs the method can read or run ("*": any): the judge's prompts and the execution
+    # probes are Python's; log-probabilities are any model's.
+    languages: ClassVar[tuple[str, ...]] = ("python",)
+
+    @classmethod
+    def check_language(cls, language: str) -> None:
+        if "*" not in cls.languages and language not in cls.languages:
+            raise InputError(f"rerank method {cls.name!r} supports {', '.join(cls.languages)} programs, not "
+                             f"{language}; use --rerank logprob")
 
     def __init__(self, options: Options):
         self.options = options

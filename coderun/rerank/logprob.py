@@ -9,6 +9,8 @@ from coderun.rerank.base import Reranker, register
 
 @register("logprob")
 class LogprobReranker(Reranker):
+    languages = ("*",)
+
     def information(self, bench) -> dict:
         return {"uses": "the generator's mean token logprob (samples' mean_logprob)",
                 "leaks_hidden_tests": False}

@@ -1,0 +1,145 @@
+"""coderun against a MultiPL-E-style evaluator, per language, on the same programs, in one run on this machine.
+
+    python benchmarks/bench_languages.py [--languages cpp,java,...] [--problems 40] [--workers 2] [--samples F]
+
+Programs: for each of the first --problems rows of multipl-e-humaneval-LANG, the completions of --samples (a
+JSONL of {task_id, completion}) if given, else two made here: an empty body and a body that returns at once
+(the peers' cost is the per-program compile and runtime start, which any program pays).
+
+- Baseline: what MultiPL-E's evaluator does: a thread pool of --workers, each program written to a fresh
+  temporary directory and built and run by the same commands in a subprocess (the language row's steps,
+  without coderun's end mark), in one container of the language's own image, so both use one toolchain.
+- coderun: `coderun evaluate FILE --dataset multipl-e-humaneval-LANG --workers W --timeout 15`, the whole
+  process timed (start-up, containers, the runs).
+
+Printed per language: both times, the ratio, programs per second, the verdicts compared (passed or not), and
+where coderun's time goes (its rows' summed step CPU by step, divided by the workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+BASELINE = r'''
+import json, os, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+jobs = json.load(open(sys.argv[1]))
+def run(job):
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, job["file"]), "w") as f:
+        f.write(job["program"])
+    env = {**os.environ, "HOME": d}
+    for step in job["steps"]:
+        try:
+            p = subprocess.run(step["argv"], cwd=d, env={**env, **step["env"]}, capture_output=True,
+                               timeout=step["wall"], stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return False
+        out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+        if p.returncode != 0 or any(text in out for _, text, _ in step["checks"]):
+            return False
+    return True
+began = time.monotonic()
+with ThreadPoolExecutor(int(sys.argv[2])) as pool:
+    verdicts = list(pool.map(run, jobs))
+print(json.dumps({"seconds": time.monotonic() - began, "passed": verdicts}))
+'''
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--languages", default="js,php,sh,lua,cpp,rs,go,cs,java,ts")
+    ap.add_argument("--problems", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--samples", help="JSONL of {task_id, completion} to use instead of the made-up ones")
+    return ap.parse_args()
+
+
+def completions(lang: str, bench, problems, samples: str | None) -> list[dict]:
+    if samples:
+        wanted = {p.task_id for p in problems}
+        rows = [json.loads(line) for line in Path(samples).read_text().splitlines() if line.strip()]
+        return [r for r in rows if bench.task_id(r["task_id"]) in wanted]
+    from tests.lang_cases import CASES
+
+    closes = CASES[lang]["correct"].rstrip().endswith(("}", "end"))  # the completion closes the function
+    tail = {"lua": "end\n"}.get(lang, "}\n") if closes else ""
+    return [{"task_id": p.task_id, "completion": body + tail} for p in problems for body in ("", "\n")]
+
+
+def main() -> int:
+    args = parse_args()
+    from coderun import datasets, languages
+    from coderun.execute import image
+    from coderun.execute.docker_provider import client
+
+    docker = client()
+    work = Path(tempfile.mkdtemp(prefix="bench-languages-"))
+    print(f"{args.workers} workers, {os.cpu_count()} cores, first {args.problems} problems; files in {work}")
+    totals = Counter()
+    for lang in args.languages.split(","):
+        row = languages.get(lang)
+        bench = datasets.load(f"multipl-e-humaneval-{lang}")
+        problems = bench.problems[: args.problems]
+        rows = completions(lang, bench, problems, args.samples)
+        samples = work / f"{lang}.jsonl"
+        samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        jobs = []
+        for r in rows:  # the baseline's programs: MultiPL-E's, without the end mark
+            problem = bench.get(bench.task_id(r["task_id"]))
+            program = problem.prompt + r["completion"] + "\n" + problem.test
+            jobs.append({"file": row.file, "program": program, "steps": row.step_messages(15.0)})
+        (work / f"{lang}-jobs.json").write_text(json.dumps(jobs))
+        (work / "baseline.py").write_text(BASELINE)
+        tag = image.language_tag(row)
+        image.ensure_language(docker, row)
+        began = time.monotonic()
+        out = subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{work}:/w:ro", "--entrypoint",
+                              "python3", tag, "/w/baseline.py", f"/w/{lang}-jobs.json", str(args.workers)],
+                             capture_output=True, text=True)
+        peer_total = time.monotonic() - began
+        if out.returncode != 0:
+            print(f"{lang}: baseline failed: {out.stderr[-500:]}")
+            continue
+        peer = json.loads(out.stdout.strip().splitlines()[-1])
+        run_dir = work / f"run-{lang}"
+        began = time.monotonic()
+        res = subprocess.run([sys.executable, "-m", "coderun", "evaluate", str(samples), "--dataset",
+                              f"multipl-e-humaneval-{lang}", "--workers", str(args.workers), "--timeout", "15",
+                              "--out", str(run_dir), "--json"], capture_output=True, text=True, cwd=REPO)
+        ours = time.monotonic() - began
+        if res.returncode not in (0, 1):
+            print(f"{lang}: coderun failed: {res.stderr[-500:]}")
+            continue
+        results = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+        agree = sum((r["status"] == "passed") == p for r, p in zip(results, peer["passed"]))
+        steps = Counter()
+        for r in results:
+            for s in r.get("steps") or ():
+                steps[s["step"]] += s["cpu"]
+        where = ", ".join(f"{k} {v / args.workers:.1f} s" for k, v in steps.items())
+        n = len(rows)
+        print(f"{lang:5} {n:4} programs  baseline {peer['seconds']:7.1f} s (container {peer_total:6.1f} s)  coderun "
+              f"{ours:7.1f} s  ratio {peer['seconds'] / ours:5.2f}x  {n / ours:6.1f} programs/s  verdicts agree "
+              f"{agree}/{n}  coderun's step CPU / workers: {where}")
+        totals["peer"] += peer["seconds"]
+        totals["ours"] += ours
+    if totals["ours"]:
+        print(f"overall: baseline {totals['peer']:.1f} s, coderun {totals['ours']:.1f} s, "
+              f"ratio {totals['peer'] / totals['ours']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -114,7 +114,8 @@ def _read_multipl_e_dir(p: Path, benchmark: Benchmark) -> Iterator[Sample]:
 
     files = sorted(f for f in p.iterdir() if f.name.endswith((".json", ".json.gz")) and ".results.json" not in f.name)
     if not files:
-        raise InputError(f"{p}: a directory without MultiPL-E completion files (*.json, *.json.gz)")
+        raise InputError(f"samples path is not a file, nor a directory of MultiPL-E completion files "
+                         f"(*.json, *.json.gz): {p}")
     counts: dict[str, int] = {}
     for f in files:
         at = str(f)

@@ -375,20 +375,40 @@ def test_sigterm_shuts_down_like_ctrl_c(tiny_model, tmp_path):
 @pytest.mark.vllm
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("language", ["js", "cpp"])
-def test_cli_humaneval_in_another_language_end_to_end(tiny_model, tmp_path, language):
-    """`coderun humaneval --language L` generates with MultiPL-E's prompts and stop tokens, runs the programs in
-    L's sandbox image and scores them: every row a verdict, none a harness error."""
-    out = tmp_path / language
-    result = coderun("humaneval", "--language", language, "--model", str(tiny_model), "--limit", "3", "--n", "2",
+def test_cli_humaneval_in_another_language_end_to_end(tiny_model, tmp_path):
+    """`coderun humaneval --language js` generates with MultiPL-E's prompts and stop tokens, runs the programs in
+    the js sandbox image and scores them: every row a verdict, none a harness error."""
+    out = tmp_path / "js"
+    result = coderun("humaneval", "--language", "js", "--model", str(tiny_model), "--limit", "3", "--n", "2",
                      "--max-tokens", "32", "--out", str(out), "--json", *CLI_ENGINE)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["num_samples"] == 6
+    _check_language_run(out, "js", 6)
+
+
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_generation_in_a_compiled_language_through_the_engine(engine, tiny_model, tmp_path):
+    """The same for C++ (a build step, then the run), on the session's engine."""
+    from coderun.orchestrate import generate as generation
+    from coderun.orchestrate.options import DatasetSelection
+
+    out = tmp_path / "cpp"
+    [outcome] = generation.run(options(tiny_model, out, dataset=DatasetSelection("multipl-e-humaneval-cpp"), n=2,
+                                       limit=3), backend_factory=lend(engine)[1])
+    assert outcome.summary["num_samples"] == 6
+    rows = _check_language_run(out, "cpp", 6)
+    assert all([s["step"] for s in r["steps"]][0] == "compile" for r in rows)
+
+
+def _check_language_run(out: Path, language: str, count: int) -> list[dict]:
     rows = jsonl(out / "results.jsonl")
-    assert len(rows) == 6 and {r["status"] for r in rows} <= {"passed", "failed", "timeout"}
+    assert len(rows) == count and {r["status"] for r in rows} <= {"passed", "failed", "timeout"}
     assert all(r["task_id"].startswith("HumanEval_") for r in rows)
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"]["name"] == f"multipl-e-humaneval-{language}"
     assert config["execution"]["sandbox"]["language"] == language and config["execution"]["sandbox"]["toolchain"]
     stops = set(datasets.load(f"multipl-e-humaneval-{language}").problems[0].extra["stop_tokens"])
     assert all(not any(s in r["completion"] for s in stops) for r in jsonl(out / "samples.jsonl"))
+    return rows

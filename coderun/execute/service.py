@@ -55,8 +55,10 @@ class Outcome:
 
     @classmethod
     def of(cls, v: Verdict) -> "Outcome":
+        fields = {"steps": v.extra["steps"]} if v.extra.get("steps") else {}  # a command job's build and run steps
         return cls(v.status, v.reason, v.cpu, v.wall, v.output, v.attempts, v.sandbox, v.extra.get("node"),
-                   inputs=int(v.extra.get("inputs") or 0), inputs_passed=int(v.extra.get("inputs_passed") or 0))
+                   fields=fields, inputs=int(v.extra.get("inputs") or 0),
+                   inputs_passed=int(v.extra.get("inputs_passed") or 0))
 
 
 class ExecutionService:

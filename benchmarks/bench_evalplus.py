@@ -93,7 +93,8 @@ def parse_args():
 
 def evalplus_venv(venv: Path) -> Path:
     python = venv / "bin" / "python"
-    if not python.exists():
+    ready = python.exists() and subprocess.run([str(python), "-c", "import evalplus"], capture_output=True).returncode == 0
+    if not ready:  # a venv whose install was interrupted has a python but no evalplus: install again
         print(f"making a venv for evalplus 0.3.1 in {venv} (once)")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "evalplus==0.3.1"], check=True)

@@ -61,7 +61,12 @@ class Reward:
         if workers is None and os.environ.get(WORKERS_ENV):
             workers = _env_workers()
         self.execution = execution_options(timeout, workers, memory, provider, all_inputs=plus_fraction)
-        self.bench = datasets.load(dataset, path=dataset_path, strict=strict)
+        language = datasets.info(dataset).language
+        if strict and language != "python":
+            raise InputError(f"strict judging exists for Python only; pass strict=False for {dataset} "
+                             "(docs/SECURITY.md says what its verdicts guarantee)")
+        self.bench = datasets.load(dataset, path=dataset_path, **({"strict": True} if strict else {}))
+        self.execution.language = language  # its programs' sandbox image
         if plus_fraction and not self.bench.score_tiers:
             raise InputError(f"plus_fraction needs HumanEval+ or MBPP+ (inputs to count), not {dataset}")
         self.dataset, self.plus_fraction = dataset, plus_fraction

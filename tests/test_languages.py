@@ -124,3 +124,16 @@ def test_the_rows_listed_as_unpassable_fail_even_with_a_correct_solution(lang, t
     assert outcomes[0].status == "failed", outcomes[0].reason
     if lang == "cs":
         assert outcomes[1].status == "passed", outcomes[1].reason
+
+
+def test_a_reward_in_another_language_runs_in_that_languages_sandbox():
+    """coderun.Reward on a MultiPL-E dataset scores in the language's image; strict judging, which exists for
+    Python only, is refused by name rather than silently dropped."""
+    import coderun
+    from coderun.errors import InputError
+
+    with pytest.raises(InputError, match="strict judging exists for Python only"):
+        coderun.Reward("multipl-e-humaneval-js")
+    with coderun.Reward("multipl-e-humaneval-js", strict=False, workers=1) as reward:
+        got = reward([CASES["js"]["correct"], CASES["js"]["wrong"], CASES["js"]["early_exit"]], task_id=TASK)
+    assert got == [1.0, 0.0, 0.0]

@@ -72,8 +72,9 @@ def problem_outcome(weights, passed) -> tuple[float, float, float]:
     y = _labels(passed, w.size, "passed")
     if np.any(w < 0) or abs(w.sum() - 1.0) > _SUM_TOL:
         raise ValueError("weights must be non-negative and sum to 1")
-    # Clip: float sums of 1/t may land a hair outside [0, 1], which bootstrap_ci rejects.
-    rerank = min(1.0, max(0.0, float(w @ y)))
+    # Clip: float sums of 1/t may land a hair outside [0, 1], which bootstrap_ci rejects; and where every
+    # candidate passes (or none does) the pick is certain, not 0.9999999999999999 of the float sum.
+    rerank = float(y[0]) if y.all() or not y.any() else min(1.0, max(0.0, float(w @ y)))
     return rerank, float(y.mean()), float(y.any())
 
 

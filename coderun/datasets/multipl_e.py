@@ -93,8 +93,9 @@ class MultiPLE(Benchmark):
 
 def cut_at_stop(completion: str, stop_tokens: list[str]) -> str:
     """The completion up to the first of the stop tokens (MultiPL-E's `stop_at_stop_token`)."""
-    cut = min((i for i in (completion.find(t) for t in stop_tokens) if i >= 0), default=len(completion))
-    return completion[:cut]
+    from coderun.prompts import truncate_at_stops
+
+    return truncate_at_stops(completion, stop_tokens)
 
 
 def _validate(language: str):

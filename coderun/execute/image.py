@@ -78,14 +78,22 @@ def build_image(docker_client, tag: str | None = None, base_image: str | None = 
         image, _ = docker_client.images.build(path=context_dir(), tag=tag, buildargs={"BASE_IMAGE": base},
                                               rm=True, forcerm=True, pull=False,
                                               labels={"io.coderun.base": base})
-    except docker.errors.BuildError as exc:
-        lines = [str(c.get("stream", c.get("error", ""))).strip() for c in exc.build_log]
-        tail = " | ".join(line for line in lines if line)[-300:]
-        raise SandboxError(f"building {tag} from {base} failed: {tail}") from None
-    except docker.errors.APIError as exc:
-        raise SandboxError(f"building {tag} from {base} failed: {exc.explanation or exc}") from None
+    except docker.errors.DockerException as exc:
+        raise _build_failed(f"building {tag} from {base}", exc, 300) from None
     docker_client.images.get(tag)  # fail here, not later, if the tag did not land
     return image.id
+
+
+def _build_failed(what: str, exc, tail_chars: int) -> SandboxError:
+    """One line for a failed image build: the build log's last lines, or the daemon's explanation."""
+    import docker.errors
+
+    if isinstance(exc, docker.errors.BuildError):
+        lines = [str(c.get("stream", c.get("error", ""))).strip() for c in exc.build_log]
+        return SandboxError(f"{what} failed: {' | '.join(line for line in lines if line)[-tail_chars:]}")
+    if isinstance(exc, docker.errors.APIError):
+        return SandboxError(f"{what} failed: {exc.explanation or exc}")
+    raise exc
 
 
 def _require_base(docker_client, base: str) -> None:
@@ -178,12 +186,8 @@ def ensure_language(docker_client, language, base_image: str | None = None, buil
         for name in _host_cas() if language.setup else []:
             shutil.copy(os.path.join(HOST_CAS, name), os.path.join(context, "ca", name))
         image, _ = docker_client.images.build(path=context, tag=tag, rm=True, forcerm=True, pull=False)
-    except docker.errors.BuildError as exc:
-        lines = [str(c.get("stream", c.get("error", ""))).strip() for c in exc.build_log]
-        tail = " | ".join(line for line in lines if line)[-400:]
-        raise SandboxError(f"building the {language.key} sandbox image failed: {tail}") from None
-    except docker.errors.APIError as exc:
-        raise SandboxError(f"building the {language.key} sandbox image failed: {exc.explanation or exc}") from None
+    except docker.errors.DockerException as exc:
+        raise _build_failed(f"building the {language.key} sandbox image", exc, 400) from None
     finally:
         shutil.rmtree(context, ignore_errors=True)
     return image.id

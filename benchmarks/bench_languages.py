@@ -3,12 +3,14 @@
     python benchmarks/bench_languages.py [--languages cpp,java,...] [--problems 40] [--workers 2] [--samples F]
 
 Programs: for each of the first --problems rows of multipl-e-humaneval-LANG, the completions of --samples (a
-JSONL of {task_id, completion}) if given, else two made here: an empty body and a body that returns at once
-(the peers' cost is the per-program compile and runtime start, which any program pays).
+JSONL of {task_id, completion}) if given, else two made here: an empty body (in a typed language, a compile
+error) and a body that raises at once (it builds, runs and fails): the peers' cost is the per-program
+compile and runtime start, which any program pays.
 
 - Baseline: what MultiPL-E's evaluator does: a thread pool of --workers, each program written to a fresh
-  temporary directory and built and run by the same commands in a subprocess (the language row's steps,
-  without coderun's end mark), in one container of the language's own image, so both use one toolchain.
+  temporary directory and built and run in a subprocess by MultiPL-E's commands (the language row's steps as
+  the reference runs them: a cold javac, tsc and g++; no end mark), in one container of the language's own
+  image, so both use one toolchain.
 - coderun: `coderun evaluate FILE --dataset multipl-e-humaneval-LANG --workers W --timeout 15`, the whole
   process timed (start-up, containers, the runs).
 
@@ -75,7 +77,14 @@ def completions(lang: str, bench, problems, samples: str | None) -> list[dict]:
 
     closes = CASES[lang]["correct"].rstrip().endswith(("}", "end"))  # the completion closes the function
     tail = {"lua": "end\n"}.get(lang, "}\n") if closes else ""
-    return [{"task_id": p.task_id, "completion": body + tail} for p in problems for body in ("", "\n")]
+    bodies = ("", RAISE[lang])  # a typed language's empty body does not build; a raising one builds and runs
+    return [{"task_id": p.task_id, "completion": body + tail} for p in problems for body in bodies]
+
+
+RAISE = {"java": '        throw new RuntimeException("todo");\n', "cs": '        throw new System.Exception("todo");\n',
+         "ts": '  throw new Error("todo");\n', "js": '  throw new Error("todo");\n', "cpp": "    throw 0;\n",
+         "rs": '    panic!("todo");\n', "go": '\tpanic("todo")\n', "php": '    throw new Exception("todo");\n',
+         "sh": "    exit 1\n", "lua": '    error("todo")\n'}
 
 
 def main() -> int:
@@ -99,7 +108,10 @@ def main() -> int:
         for r in rows:  # the baseline's programs: MultiPL-E's, without the end mark
             problem = bench.get(bench.task_id(r["task_id"]))
             program = problem.prompt + r["completion"] + "\n" + problem.test
-            jobs.append({"file": row.file, "program": program, "steps": row.step_messages(15.0)})
+            steps = row.step_messages(15.0)
+            for message, step in zip(steps, row.steps):  # MultiPL-E's own commands, a fresh process each
+                message["argv"] = step.reference_argv(row.file)
+            jobs.append({"file": row.file, "program": program, "steps": steps})
         (work / f"{lang}-jobs.json").write_text(json.dumps(jobs))
         (work / "baseline.py").write_text(BASELINE)
         tag = image.language_tag(row)

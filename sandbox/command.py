@@ -1,7 +1,8 @@
 """The command driver (standard library only): a program in any language, built and run by its toolchain.
 
 A job's "command": {"files": {name: text}, "mark": [file, offset] or null, "steps": [{"name", "argv", "cpu",
-"wall", "compile", "env", "checks": [[stream, text, reason], ...]}, ...]}.
+"wall", "compile", "env", "checks": [[stream, text, reason], ...], ["server": argv]}, ...]}. A step with a
+"server" is done by that warm compile server instead of a process of the sample's (servers.py).
 
 The runner writes the files into the job's scratch dir (root-owned, read-only to the sample), then runs the
 steps in order, each in a fresh process forked by the zygote and exec'd under the sample's uid. Each step's
@@ -44,6 +45,7 @@ class Command:
         self.stop = False
         self.records: list[dict] = []  # per step: name, cpu, why (None: it passed)
         self.exec_r: int | None = None  # the read end of the step's exec-status pipe
+        self.written: dict[str, bytes] = {}  # the files as written (the secret in its slot): a server's input
 
     # ---- what the runner asks of every driver ---------------------------------------------------------
     def prepare(self, scratch: str, uid: int | None) -> None:
@@ -54,6 +56,7 @@ class Command:
             if self.mark and self.mark[0] == name:
                 at = len(text[: self.mark[1]].encode("utf-8", "surrogatepass"))
                 data = data[:at] + self.secret + data[at:]
+            self.written[name] = data
             path = os.path.join(scratch, name)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
             try:
@@ -67,7 +70,12 @@ class Command:
             if self.stop:
                 return
             self.index = i
-            yield {"cpu": float(step["cpu"]), "wall": float(step["wall"]), "mem": 0, "tree": True}
+            yield {"cpu": float(step["cpu"]), "wall": float(step["wall"]), "mem": 0, "tree": True,
+                   "server": step.get("server") or None}
+
+    def sources(self) -> dict[str, bytes]:
+        """What a step done by a compile server (servers.py) compiles: the program's files."""
+        return dict(self.written)
 
     def child_job(self) -> tuple[dict, bytes]:
         step = self.steps_spec[self.index]

@@ -37,6 +37,7 @@ import calltest
 import classic
 import command
 import frames
+import servers
 from zygote import Zygote
 
 # Modules samples commonly import, loaded once here so each forked child finds them warm.
@@ -82,6 +83,7 @@ class Runner:
         self.blobs = calltest.Blobs()
         self.zygote = zygote or Zygote()
         self.ooms = _oom_kills()  # the container's OOM kills as of the last job's end: nothing runs in between
+        self.servers: dict[tuple, servers.Server] = {}  # warm compilers, by their argv
 
     # ---- one job -------------------------------------------------------------------------------
     def run(self, job: dict) -> dict:
@@ -97,7 +99,8 @@ class Runner:
             if hasattr(driver, "prepare"):
                 driver.prepare(scratch, self.uid if self.isolated else None)
             for limits in _steps(driver, job):
-                ran = self._process(driver, limits, scratch)
+                run = self._compile if limits.get("server") else self._process
+                ran = run(driver, limits, scratch)
                 cpu, wall, dirty = cpu + ran.cpu, wall + ran.wall, dirty | ran.dirty
                 if hasattr(driver, "step_ended"):
                     driver.step_ended(ran.base, ran.status, ran.cpu, ran.captured, bytes(ran.output))
@@ -146,6 +149,26 @@ class Runner:
         oom = None if ooms is None else self.ooms != ooms
         base = _ended(captured, ended["status"], timed_out, cpu, limits, oom)
         return _Ran(base, ended["status"], cpu, wall, timed_out, captured, output, dirty)
+
+    def _compile(self, driver, limits: dict, scratch: str) -> "_Ran":
+        """A step done by a warm compile server: the job's sources in, its outputs written into the scratch
+        dir (root-owned and read-only to the sample, like its sources). Its diagnostics are the step's
+        output; a server's own failure is a harness error, never the program's."""
+        argv = tuple(limits["server"])
+        server = self.servers.get(argv)
+        if server is None:
+            server = self.servers[argv] = servers.Server(list(argv), servers.SERVER_UID if self.isolated else None)
+        reply = server.compile(driver.sources(), float(limits["cpu"]), float(limits["wall"]))
+        if reply.status == "ok":
+            try:
+                _write_outputs(scratch, reply.files)
+            except (OSError, ValueError) as exc:
+                reply = servers.Reply("error", f"cannot write the compiler's output ({exc})", cpu=reply.cpu,
+                                      wall=reply.wall)
+        base = {"status": "failed" if reply.status == "ok" else reply.status, "reason": reply.reason}
+        status = 0 if reply.compiled else 1 << 8  # as a wait status: exit 0, or 1 (javac's and tsc's errors)
+        timed_out = "cpu" if reply.status == "timeout" else None
+        return _Ran(base, status, reply.cpu, reply.wall, timed_out, Captured(), reply.diagnostics, False)
 
     def _supervise(self, pid, job, out_r, ver_r, started, driver, captured, cpu_of, cap):
         """Wait for the child, draining its pipes; kill its process group at the CPU or wall limit, or when
@@ -375,6 +398,22 @@ def _steps(driver, job: dict):
     if hasattr(driver, "steps"):
         return driver.steps()
     return ({"cpu": job["cpu"], "wall": job["wall"], "mem": job.get("mem") or 0},)
+
+
+def _write_outputs(scratch: str, files: dict[str, bytes]) -> None:
+    """A compile server's output files (names already checked by servers.safe_name). No process of the
+    sample's is alive between steps, so nothing can race these paths."""
+    for name, data in files.items():
+        parent = scratch
+        for part in name.split("/")[:-1]:
+            parent = os.path.join(parent, part)
+            if not os.path.isdir(parent) or os.path.islink(parent):
+                os.mkdir(parent, 0o755)
+        fd = os.open(os.path.join(scratch, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            frames.write_all(fd, data)
+        finally:
+            os.close(fd)
 
 
 def _output(data: bytes, cap: int) -> str:

@@ -137,3 +137,37 @@ def test_a_reward_in_another_language_runs_in_that_languages_sandbox():
     with coderun.Reward("multipl-e-humaneval-js", strict=False, workers=1) as reward:
         got = reward([CASES["js"]["correct"], CASES["js"]["wrong"], CASES["js"]["early_exit"]], task_id=TASK)
     assert got == [1.0, 0.0, 0.0]
+
+
+# What a run step tries against its sandbox's warm compiler (sandbox/servers.py): it may see the process in
+# /proc (so the attempts below are not vacuous), but not signal, trace or read it.
+_SERVER = ('for d in /proc/[0-9]*; do case "$(tr "\\0" " " < $d/cmdline 2>/dev/null)" in '
+           '"java "*JavacServer*|"node "*tsc-server*) {};; esac; done; exit 1')
+SERVER_REACH = {
+    "see it": _SERVER.format("exit 0"),
+    "kill it": _SERVER.format("kill -9 ${d#/proc/} 2>/dev/null && exit 0"),
+    "read its memory": _SERVER.format("head -c 1 $d/mem >/dev/null 2>&1 && exit 0"),
+    "read its environment": _SERVER.format("head -c 1 $d/environ >/dev/null 2>&1 && exit 0"),
+}
+
+
+@pytest.mark.parametrize("lang", ["java", "ts"])
+def test_a_program_can_see_its_sandboxs_compile_server_but_not_touch_it(lang):
+    """The warm compiler runs under its own uid and is reached only through the runner's pipes: a program's
+    run step finds it in /proc but can neither kill it nor read its memory or environment, and the programs
+    compiled after those attempts still get their verdicts."""
+    bench = datasets.load(f"multipl-e-humaneval-{lang}")
+    problem = bench.get(TASK)
+    gated = CASES[lang]["gated"]
+    names = ["correct", *SERVER_REACH, "correct again", "wrong"]
+    body = {"correct": CASES[lang]["correct"], "correct again": CASES[lang]["correct"] + "\n",
+            "wrong": CASES[lang]["wrong"], **{k: gated(cmd) for k, cmd in SERVER_REACH.items()}}
+    memory = languages.get(lang).memory
+    with SandboxPool(get_provider("docker", memory=memory, language=lang), workers=1) as pool:
+        service = ExecutionService(pool, memory, timeout=RUN_CPU)
+        outcomes = service.run_all([(bench.program(problem, completion=body[n]), TaskLimits.fixed(RUN_CPU))
+                                    for n in names])
+    got = {n: o.status for n, o in zip(names, outcomes)}
+    assert got == {"correct": "passed", "see it": "passed", "kill it": "failed", "read its memory": "failed",
+                   "read its environment": "failed", "correct again": "passed", "wrong": "failed"}, \
+        {n: (o.status, o.reason[:200]) for n, o in zip(names, outcomes)}

@@ -16,8 +16,12 @@ from coderun.errors import SandboxError
 
 REPOSITORY = "coderun-sandbox"
 DEFAULT_BASE = "python:3.12-slim"
-SOURCES = ("Dockerfile", "runner.py", "zygote.py", "classic.py", "calltest.py", "command.py", "frames.py",
-           "plaindata.py")
+
+
+def sources() -> list[str]:
+    """What the image is built from (its Dockerfile copies every module of the runner's)."""
+    modules = sorted(f.name for f in resources.files("coderun.sandbox").iterdir() if f.name.endswith(".py"))
+    return ["Dockerfile", *modules]
 
 
 def context_dir() -> str:
@@ -26,7 +30,7 @@ def context_dir() -> str:
 
 def default_tag() -> str:
     h = hashlib.sha256()
-    for name in SOURCES:
+    for name in sources():
         h.update((resources.files("coderun.sandbox") / name).read_bytes())
     return f"{REPOSITORY}:{h.hexdigest()[:12]}"
 
@@ -194,12 +198,26 @@ def ensure_language(docker_client, language, base_image: str | None = None, buil
 
 
 def toolchain_versions(docker_client, image: str) -> str:
-    """What the image's toolchain says of its versions (written at build time): the run's fingerprint."""
+    """What the image's toolchain says of its versions (written at build time): the run's fingerprint. Read
+    from a created, never started, container: a tenth of the time of running one."""
+    import io
+    import tarfile
+
+    container = None
     try:
-        out = docker_client.containers.run(image, ["cat", TOOLCHAIN_FILE], remove=True, network_mode="none",
-                                           entrypoint=[])
+        container = docker_client.containers.create(image, ["true"], entrypoint=[], network_mode="none")
+        stream, _ = container.get_archive(TOOLCHAIN_FILE)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            out = member.read() if member else b""
     except Exception:  # noqa: BLE001 - the Python image has no toolchain file
         return ""
+    finally:
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception:  # noqa: BLE001 - best effort: an unstarted container holds nothing
+                pass
     return out.decode("utf-8", "replace").strip()
 
 

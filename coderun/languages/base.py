@@ -38,7 +38,10 @@ class Check:
 class Step:
     """One command of a job, run in the job's scratch dir under the sample's uid. argv items may name
     {file} (the program's file), {stem} (its name without the suffix). cpu/wall: seconds over the step's whole
-    process tree; `compile`: a failure here is a compile error (still a `failed` verdict, never an error)."""
+    process tree; `compile`: a failure here is a compile error (still a `failed` verdict, never an error).
+    `server`: the argv of a warm compile server in the image that does what `argv` does, in memory (the
+    sandbox then uses it: sandbox/servers.py); `reference`: the reference evaluator's own command where `argv`
+    differs from it only in speed (a precompiled header), for the benchmark's baseline."""
 
     name: str
     argv: tuple[str, ...]
@@ -47,13 +50,23 @@ class Step:
     compile: bool = False
     env: tuple[tuple[str, str], ...] = ()
     checks: tuple[Check, ...] = ()
+    server: tuple[str, ...] = ()
+    reference: tuple[str, ...] = ()
 
     def message(self, file: str, cpu: float | None = None) -> dict[str, Any]:
         stem = file.rsplit(".", 1)[0] if not file.endswith("_test.go") else file[: -len(".go")]
         limit = self.cpu if cpu is None else cpu
-        return {"name": self.name, "argv": [a.format(file=file, stem=stem) for a in self.argv], "cpu": limit,
-                "wall": max(self.wall, 2 * limit + 5), "compile": self.compile, "env": dict(self.env),
-                "checks": [[c.stream, c.text, c.reason] for c in self.checks]}
+        message = {"name": self.name, "argv": [a.format(file=file, stem=stem) for a in self.argv], "cpu": limit,
+                   "wall": max(self.wall, 2 * limit + 5), "compile": self.compile, "env": dict(self.env),
+                   "checks": [[c.stream, c.text, c.reason] for c in self.checks]}
+        if self.server:
+            message["server"] = list(self.server)
+        return message
+
+    def reference_argv(self, file: str) -> list[str]:
+        """The step as the reference evaluator runs it, one fresh process per program."""
+        stem = file.rsplit(".", 1)[0] if not file.endswith("_test.go") else file[: -len(".go")]
+        return [a.format(file=file, stem=stem) for a in (self.reference or self.argv)]
 
 
 @dataclass(frozen=True)

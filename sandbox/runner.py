@@ -159,6 +159,8 @@ class Runner:
         if server is None:
             server = self.servers[argv] = servers.Server(list(argv), servers.SERVER_UID if self.isolated else None)
         reply = server.compile(driver.sources(), float(limits["cpu"]), float(limits["wall"]))
+        if reply.status == "unavailable":  # not in this image (the local provider): the step's own command
+            return self._process(driver, limits, scratch)
         if reply.status == "ok":
             try:
                 _write_outputs(scratch, reply.files)

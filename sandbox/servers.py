@@ -40,7 +40,8 @@ class Reply:
 
     def __init__(self, status: str, reason: str = "", compiled: bool = False, diagnostics: bytes = b"",
                  files: dict | None = None, cpu: float = 0.0, wall: float = 0.0):
-        self.status = status  # "ok" (the server answered), "timeout", "error" (the server failed, not the program)
+        # "ok" (the server answered), "timeout", "error" (the server failed, not the program), "unavailable"
+        self.status = status
         self.reason, self.compiled, self.diagnostics = reason, compiled, diagnostics
         self.files, self.cpu, self.wall = files or {}, cpu, wall
 
@@ -56,6 +57,10 @@ class Server:
         started = time.monotonic()
         try:
             proc = self._started()
+        except OSError as exc:  # no such server here (the local provider, outside its image)
+            self.close()
+            return Reply("unavailable", f"cannot start the compile server {self.argv[0]}: {exc.strerror}")
+        try:
             before = _cpu(proc.pid)
             frames.write_all(proc.stdin.fileno(), encode(files))
         except OSError as exc:

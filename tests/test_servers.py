@@ -88,3 +88,8 @@ def test_an_output_name_that_leaves_the_scratch_dir_is_refused(name):
     with pytest.raises(ValueError):
         servers.safe_name(name)
     assert servers.safe_name("pkg/Problem$1.class") == "pkg/Problem$1.class"
+
+
+def test_a_server_that_cannot_start_says_so_and_the_runner_runs_the_steps_command_instead():
+    got = servers.Server(["/nonexistent/compiler-server"], None).compile({"main.src": b"x"}, 1.0, 2.0)
+    assert got.status == "unavailable" and "/nonexistent/compiler-server" in got.reason

@@ -49,7 +49,6 @@ OUTPUT_CAP = 2 * 1024  # bytes of sample output kept for the verdict (the rest i
 CAPTURE = 1 << 16  # bytes of the verdict stream kept at its head and at its tail
 REASON_CAP = 300
 SHARED_DIRS = ("/dev/shm", "/dev/mqueue")  # other places a sample could leave something for the next one
-TICKS = os.sysconf("SC_CLK_TCK")
 DRIVERS = {"classic": classic.Classic, "call": calltest.CallTest, "command": command.Command}  # the runner's side of each driver
 
 
@@ -132,7 +131,7 @@ class Runner:
             pass  # the child died setting up; what it wrote says why
         os.close(job_w)
         captured = Captured()
-        cpu_of = (lambda: _tree_cpu(self.uid, pid, self.isolated)) if tree else (lambda: _proc_cpu(pid))
+        cpu_of = (lambda: _tree_cpu(self.uid, pid, self.isolated)) if tree else (lambda: servers.proc_cpu(pid))
         cap = getattr(driver, "output_cap", OUTPUT_CAP)
         timed_out, output, ended = self._supervise(pid, limits, out_r, ver_r, started, driver, captured, cpu_of, cap)
         wall = time.monotonic() - started
@@ -350,15 +349,6 @@ class _CpuReader:
         return self.value
 
 
-def _proc_cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _tree_cpu(uid: int, pid: int, isolated: bool) -> float:
     """CPU seconds of a step's whole process tree so far: every live process of the sample's uid (or, not
     isolated, of the step's session), with what each has reaped of its own children."""
@@ -368,7 +358,7 @@ def _tree_cpu(uid: int, pid: int, isolated: bool) -> float:
         try:
             with open(f"/proc/{p}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
+            total += sum(int(x) for x in fields[11:15]) / servers.TICKS  # utime, stime, cutime, cstime
         except (OSError, IndexError, ValueError):
             continue
     return total

@@ -61,16 +61,16 @@ class Server:
             self.close()
             return Reply("unavailable", f"cannot start the compile server {self.argv[0]}: {exc.strerror}")
         try:
-            before = _cpu(proc.pid)
+            before = proc_cpu(proc.pid)
             frames.write_all(proc.stdin.fileno(), encode(files))
         except OSError as exc:
             self.close()
-            return Reply("error", f"the compile server could not start or take the request ({exc.strerror})")
+            return Reply("error", f"the compile server did not take the request ({exc.strerror})")
         buf = bytearray()
         fd = proc.stdout.fileno()
         deadline = started + wall
         while True:
-            used = _cpu(proc.pid) - before
+            used = proc_cpu(proc.pid) - before
             now = time.monotonic()
             if used >= cpu:
                 return self._killed(f"CPU limit exceeded ({cpu} s)", used, now - started)
@@ -94,7 +94,7 @@ class Server:
             if parsed is not None:
                 compiled, diagnostics, out = parsed
                 return Reply("ok", compiled=compiled, diagnostics=diagnostics, files=out,
-                             cpu=_cpu(proc.pid) - before, wall=time.monotonic() - started)
+                             cpu=proc_cpu(proc.pid) - before, wall=time.monotonic() - started)
 
     def _started(self) -> subprocess.Popen:
         if self.proc is not None and self.proc.poll() is None:
@@ -180,8 +180,8 @@ def safe_name(name: str) -> str:
     return name
 
 
-def _cpu(pid: int) -> float:
-    """The server's CPU seconds so far, all its threads (a JVM's compiler and collector threads included)."""
+def proc_cpu(pid: int) -> float:
+    """A process's CPU seconds so far, all its threads (a JVM's compiler and collector threads included)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()

@@ -54,9 +54,8 @@ class Step:
     reference: tuple[str, ...] = ()
 
     def message(self, file: str, cpu: float | None = None) -> dict[str, Any]:
-        stem = file.rsplit(".", 1)[0] if not file.endswith("_test.go") else file[: -len(".go")]
         limit = self.cpu if cpu is None else cpu
-        message = {"name": self.name, "argv": [a.format(file=file, stem=stem) for a in self.argv], "cpu": limit,
+        message = {"name": self.name, "argv": _formatted(self.argv, file), "cpu": limit,
                    "wall": max(self.wall, 2 * limit + 5), "compile": self.compile, "env": dict(self.env),
                    "checks": [[c.stream, c.text, c.reason] for c in self.checks]}
         if self.server:
@@ -65,8 +64,13 @@ class Step:
 
     def reference_argv(self, file: str) -> list[str]:
         """The step as the reference evaluator runs it, one fresh process per program."""
-        stem = file.rsplit(".", 1)[0] if not file.endswith("_test.go") else file[: -len(".go")]
-        return [a.format(file=file, stem=stem) for a in (self.reference or self.argv)]
+        return _formatted(self.reference or self.argv, file)
+
+
+def _formatted(argv: tuple[str, ...], file: str) -> list[str]:
+    """argv with {file} and {stem} (the file's name without its suffix; a Go test keeps its `_test`)."""
+    stem = file.rsplit(".", 1)[0] if not file.endswith("_test.go") else file[: -len(".go")]
+    return [a.format(file=file, stem=stem) for a in argv]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
 """coderun against a MultiPL-E-style evaluator, per language, on the same programs, in one run on this machine.
 
     python benchmarks/bench_languages.py [--languages cpp,java,...] [--problems 40] [--workers 2] [--samples F]
+    python benchmarks/bench_languages.py --suite mbxp [--languages cpp,java,...] [--problems 0]
+
+--suite mbxp: the datasets mbxp-LANG and, as programs, MBXP's own model samples of the odd-numbered problems
+(examples-PREFIX-odd.jsonl in $CODERUN_DEV_DATA/multilingual/mbxp, all of them unless --problems), the baseline
+running them as mxeval does (mxeval's commands, its pass rules; a cold javac, tsc and g++ per sample).
 
 Programs: for each of the first --problems rows of multipl-e-humaneval-LANG, the completions of --samples (a
 JSONL of {task_id, completion}) if given, else two made here: an empty body (in a typed language, a compile
@@ -49,7 +54,7 @@ def run(job):
         except subprocess.TimeoutExpired:
             return False
         out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
-        if p.returncode != 0 or any(text in out for _, text, _ in step["checks"]):
+        if p.returncode not in step.get("ok", [0]) or any(text and text in out for _, text, _ in step["checks"]):
             return False
     return True
 began = time.monotonic()
@@ -61,11 +66,21 @@ print(json.dumps({"seconds": time.monotonic() - began, "passed": verdicts}))
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--languages", default="js,php,sh,lua,cpp,rs,go,cs,java,ts")
-    ap.add_argument("--problems", type=int, default=40)
+    ap.add_argument("--suite", choices=["multipl-e", "mbxp"], default="multipl-e")
+    ap.add_argument("--languages", help="default: every language of the suite")
+    ap.add_argument("--problems", type=int, help="the first N problems (default: 40 for multipl-e, all for mbxp)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", help="JSONL of {task_id, completion} to use instead of the made-up ones")
     return ap.parse_args()
+
+
+MBXP_PREFIX = {"cpp": "mbcpp", "java": "mbjp", "js": "mbjsp", "ts": "mbtsp", "php": "mbphp", "go": "mbgp",
+               "rb": "mbrbp", "pl": "mbplp"}
+
+
+def mbxp_samples(lang: str) -> str:
+    data = Path(os.environ.get("CODERUN_DEV_DATA", REPO.parent / "shared" / "data"))
+    return str(data / "multilingual" / "mbxp" / f"examples-{MBXP_PREFIX[lang]}-odd.jsonl")
 
 
 def completions(lang: str, bench, problems, samples: str | None) -> list[dict]:
@@ -95,20 +110,27 @@ def main() -> int:
 
     docker = client()
     work = Path(tempfile.mkdtemp(prefix="bench-languages-"))
-    print(f"{args.workers} workers, {os.cpu_count()} cores, first {args.problems} problems; files in {work}")
+    mbxp = args.suite == "mbxp"
+    default = ",".join(MBXP_PREFIX) if mbxp else "js,php,sh,lua,cpp,rs,go,cs,java,ts"
+    count = args.problems or (None if mbxp else 40)
+    print(f"{args.suite}: {args.workers} workers, {os.cpu_count()} cores, problems: {count or 'all'}; files in {work}")
     totals = Counter()
-    for lang in args.languages.split(","):
-        row = languages.get(lang)
-        bench = datasets.load(f"multipl-e-humaneval-{lang}")
-        problems = bench.problems[: args.problems]
-        rows = completions(lang, bench, problems, args.samples)
+    for lang in (args.languages or default).split(","):
+        name = f"mbxp-{lang}" if mbxp else f"multipl-e-humaneval-{lang}"
+        bench = datasets.load(name)
+        row = bench.row  # the suite's own steps (mxeval's, for MBXP)
+        problems = bench.problems[:count]
+        rows = completions(lang, bench, problems, args.samples or (mbxp_samples(lang) if mbxp else None))
         samples = work / f"{lang}.jsonl"
         samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
         jobs = []
-        for r in rows:  # the baseline's programs: MultiPL-E's, without the end mark
+        for r in rows:  # the baseline's programs: the suite's own (for MultiPL-E without the end mark)
             problem = bench.get(bench.task_id(r["task_id"]))
-            program = problem.prompt + r["completion"] + "\n" + problem.test
-            steps = row.step_messages(15.0)
+            if mbxp:
+                program = bench.program(problem, completion=r["completion"]).solution
+            else:
+                program = problem.prompt + r["completion"] + "\n" + problem.test
+            steps = row.step_messages(10.0 if mbxp else 15.0)
             for message, step in zip(steps, row.steps):  # MultiPL-E's own commands, a fresh process each
                 message["argv"] = step.reference_argv(row.file)
             jobs.append({"file": row.file, "program": program, "steps": steps})
@@ -128,7 +150,7 @@ def main() -> int:
         run_dir = work / f"run-{lang}"
         began = time.monotonic()
         res = subprocess.run([sys.executable, "-m", "coderun", "evaluate", str(samples), "--dataset",
-                              f"multipl-e-humaneval-{lang}", "--workers", str(args.workers), "--timeout", "15",
+                              name, "--workers", str(args.workers), "--timeout", "10" if mbxp else "15",
                               "--out", str(run_dir), "--json"], capture_output=True, text=True, cwd=REPO)
         ours = time.monotonic() - began
         if res.returncode not in (0, 1):

@@ -1,8 +1,11 @@
 """The command driver (standard library only): a program in any language, built and run by its toolchain.
 
 A job's "command": {"files": {name: text}, "mark": [file, offset] or null, "steps": [{"name", "argv", "cpu",
-"wall", "compile", "env", "checks": [[stream, text, reason], ...], ["server": argv]}, ...]}. A step with a
-"server" is done by that warm compile server instead of a process of the sample's (servers.py).
+"wall", "compile", "env", "checks": [[stream, text, reason], ...], ["ok": [exit statuses]], ["server": argv]},
+...]}. A step with a "server" is done by that warm compile server instead of a process of the sample's
+(servers.py). "ok": the exit statuses that count as success (default [0]; mxeval's tsc rule accepts 2, errors
+with output emitted). A check with an empty text fires on any output on its stream (HumanEval-X's node rule:
+a failed console.assert only prints), the end mark's own line aside.
 
 The runner writes the files into the job's scratch dir (root-owned, read-only to the sample), then runs the
 steps in order, each in a fresh process forked by the zygote and exec'd under the sample's uid. Each step's
@@ -127,11 +130,10 @@ class Command:
         else:
             code = os.WEXITSTATUS(status)
             for stream, text, reason in step.get("checks") or ():
-                seen = {"stdout": out + tail, "stderr": stderr, "any": out + tail + stderr}[stream]
-                if text.encode() in seen:
+                if _fires(stream, text, out, tail, stderr, self.secret):
                     why = {"status": "failed", "reason": f"{reason}: {_excerpt(out, stderr)}"}
                     break
-            if why is None and code != 0:
+            if why is None and code not in (step.get("ok") or (0,)):
                 kind = "compile error" if compile_step else f"{name} step exited with status {code}"
                 why = {"status": "failed", "reason": f"{kind}: {_excerpt(out, stderr)}"}
             last = self.index == len(self.steps_spec) - 1
@@ -156,6 +158,16 @@ class Command:
         if len(self.records) < len(self.steps_spec):
             return {"status": "error", "reason": "the runner stopped before every step ran", "steps": steps, **shown}
         return {"status": "passed", "reason": "", "steps": steps, **shown}
+
+
+def _fires(stream: str, text: str, out: bytes, tail: bytes, stderr: bytes, secret: bytes) -> bool:
+    """Whether a check sees its text on its stream (an empty text: any output there but the end mark's line)."""
+    seen = {"stdout": out + tail, "stderr": stderr, "any": out + tail + stderr}[stream]
+    if text:
+        return text.encode() in seen
+    if stream == "stderr":
+        return bool(stderr)
+    return bool(out.replace(secret + b"\n", b"", 1)) or (stream == "any" and bool(stderr))
 
 
 def _after_first_frame(data: bytes) -> bytes:

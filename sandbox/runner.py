@@ -167,7 +167,7 @@ class Runner:
                 reply = servers.Reply("error", f"cannot write the compiler's output ({exc})", cpu=reply.cpu,
                                       wall=reply.wall)
         base = {"status": "failed" if reply.status == "ok" else reply.status, "reason": reply.reason}
-        status = 0 if reply.compiled else 1 << 8  # as a wait status: exit 0, or 1 (javac's and tsc's errors)
+        status = reply.code << 8  # as a wait status: the exit status the compiler's own command would have had
         timed_out = "cpu" if reply.status == "timeout" else None
         return _Ran(base, status, reply.cpu, reply.wall, timed_out, Captured(), reply.diagnostics, False)
 

@@ -16,7 +16,7 @@ Why this keeps one program away from another:
   that server; the next job starts a fresh one. So a program can make its own compile slow, never another's.
 
 Frames (big-endian u32 lengths): a request is [count] then [name][bytes] per file; a reply is
-[status: 0 compiled, else not][diagnostics] then [count] and [name][bytes] per output file.
+[status: the compiler's exit status, 0 compiled][diagnostics] then [count] and [name][bytes] per output file.
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ MAX_REPLY = 64 << 20
 
 
 class Reply:
-    __slots__ = ("status", "reason", "compiled", "diagnostics", "files", "cpu", "wall")
+    __slots__ = ("status", "reason", "code", "diagnostics", "files", "cpu", "wall")
 
-    def __init__(self, status: str, reason: str = "", compiled: bool = False, diagnostics: bytes = b"",
+    def __init__(self, status: str, reason: str = "", code: int = 1, diagnostics: bytes = b"",
                  files: dict | None = None, cpu: float = 0.0, wall: float = 0.0):
-        # "ok" (the server answered), "timeout", "error" (the server failed, not the program), "unavailable"
+        # "ok" (the server answered), "timeout", "error" (the server failed, not the program), "unavailable";
+        # `code`: the exit status the compiler's command would have had (tsc: 2 for errors with output emitted)
         self.status = status
-        self.reason, self.compiled, self.diagnostics = reason, compiled, diagnostics
+        self.reason, self.code, self.diagnostics = reason, code, diagnostics
         self.files, self.cpu, self.wall = files or {}, cpu, wall
 
 
@@ -92,8 +93,8 @@ class Server:
                 self.close()
                 return Reply("error", f"the compile server's reply does not parse ({exc})")
             if parsed is not None:
-                compiled, diagnostics, out = parsed
-                return Reply("ok", compiled=compiled, diagnostics=diagnostics, files=out,
+                code, diagnostics, out = parsed
+                return Reply("ok", code=code, diagnostics=diagnostics, files=out,
                              cpu=proc_cpu(proc.pid) - before, wall=time.monotonic() - started)
 
     def _started(self) -> subprocess.Popen:
@@ -137,7 +138,7 @@ def encode(files: dict[str, bytes]) -> bytes:
 
 
 def decode_reply(buf: bytes):
-    """(compiled, diagnostics, {name: bytes}) once the whole reply is in `buf`, else None."""
+    """(exit status, diagnostics, {name: bytes}) once the whole reply is in `buf`, else None."""
     at = 0
 
     def take(n: int) -> bytes | None:
@@ -169,7 +170,7 @@ def decode_reply(buf: bytes):
         if data is None:
             return None
         files[safe_name(name.decode("utf-8", "replace"))] = data
-    return struct.unpack(">I", status)[0] == 0, diagnostics, files
+    return min(struct.unpack(">I", status)[0], 255), diagnostics, files
 
 
 def safe_name(name: str) -> str:

@@ -74,18 +74,30 @@ def test_a_broken_plug_in_is_reported_and_skipped(tmp_path):
     assert "skipping plug-in 'broken'" in result.stderr
 
 
-@pytest.mark.parametrize("key", sorted(languages.names()))
-def test_every_row_places_its_end_mark_in_every_row_of_its_dataset(key):
-    """The mark goes where the row says in every MultiPL-E row of the language (none left without one)."""
+def _language_datasets() -> list[str]:
     from coderun import datasets
 
-    if key == "python":
-        return
-    bench = datasets.load(f"multipl-e-humaneval-{key}")
-    row = languages.get(key)
+    return [n for n, info in datasets.registry().items() if info.language != "python"]
+
+
+@pytest.mark.parametrize("name", _language_datasets())
+def test_every_row_places_its_end_mark_in_every_problem_of_its_datasets(name):
+    """The mark goes where the row (or the suite's override of it) says, in every problem of every dataset in
+    another language (none left without one)."""
+    from coderun import datasets
+
+    bench = datasets.load(name)
+    row = getattr(bench, "row", None) or languages.get(bench.language)
     for problem in bench.problems:
-        text = bench.program(problem, completion="").solution
-        at = bench.program(problem, completion="").command.mark_at
+        program = bench.program(problem, completion="")
+        text, at = program.solution, program.command.mark_at
         line = text[text.rfind("\n", 0, at) + 1:text.find("\n", at)]
-        assert line == row.mark.replace("{mark}", ""), (key, problem.task_id, line)
-        assert text[:at].endswith(row.mark.split("{mark}")[0]), (key, problem.task_id)  # the slot is the mark's
+        assert line == row.mark.replace("{mark}", ""), (name, problem.task_id, line)
+        assert text[:at].endswith(row.mark.split("{mark}")[0]), (name, problem.task_id)  # the slot is the mark's
+
+
+def test_every_language_has_a_dataset():
+    from coderun import datasets
+
+    used = {info.language for info in datasets.registry().values()}
+    assert set(languages.names()) <= used

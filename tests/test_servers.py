@@ -60,8 +60,8 @@ def test_a_server_compiles_and_stays_warm(server):
     first = server.compile({"main.src": b"abc"}, 5.0, 10.0)
     pid = server.proc.pid
     second = server.compile({"main.src": b"bad"}, 5.0, 10.0)
-    assert (first.status, first.compiled, first.files) == ("ok", True, {"main.out": b"ABC"})
-    assert (second.status, second.compiled, second.diagnostics) == ("ok", False, b"diagnostics for bad")
+    assert (first.status, first.code, first.files) == ("ok", 0, {"main.out": b"ABC"})
+    assert (second.status, second.code, second.diagnostics) == ("ok", 1, b"diagnostics for bad")
     assert server.proc.pid == pid
 
 
@@ -75,7 +75,7 @@ def test_a_request_that_goes_wrong_ends_the_server_and_the_next_gets_a_fresh_one
     server.compile({"main.src": b"warm"}, 5.0, 10.0)
     pid = server.proc.pid
     bad = server.compile({"main.src": program}, 0.5, 1.5)
-    assert (bad.status, bad.compiled) == (status, False)
+    assert (bad.status, bad.code) == (status, 1)
     assert reason in bad.reason
     assert server.proc is None
     after = server.compile({"main.src": b"next"}, 5.0, 10.0)

@@ -116,7 +116,7 @@ def dataset_for(command: str, variant: str | None) -> str:
     for name, entry in registry().items():
         if entry.command == command and entry.variant == variant:
             return name
-    raise InputError(f"no dataset is registered for coderun {command}" + (f" --{variant}" if variant else ""))
+    raise InputError(f"no dataset is registered for coderun {command}" + (f" {variant_flags(variant)}" if variant else ""))
 
 
 @contextmanager
@@ -182,6 +182,8 @@ def variant_flags(variant: str | None) -> str:
         return f"--plus --plus-variant {variant.removeprefix('plus-')}"
     if variant.startswith("language-"):
         return f"--language {variant.removeprefix('language-')}"
+    if variant.startswith("humaneval-x-"):
+        return f"--suite humaneval-x --language {variant.removeprefix('humaneval-x-')}"
     return f"--{variant}"
 
 
@@ -191,19 +193,34 @@ def plus_variant(plus: bool, variant: str | None) -> str | None:
     return ("plus-" + variant if variant else "plus") if plus else None
 
 
+def _language(language: str | None) -> str | None:
+    """The language key of --language (None: Python, the command's own dataset)."""
+    if not language or language.lower() in ("python", "py"):
+        return None
+    from coderun import languages
+
+    return languages.get(language).key
+
+
 @main.command("humaneval")
-@click.option("--language", help="HumanEval in another language (MultiPL-E's prompts): cpp, java, js, ts, php, sh, "
-                                 "cs, go, rs, lua (`coderun datasets` lists them).")
+@click.option("--language", help="HumanEval in another language: cpp, java, js, ts, php, sh, cs, go, rs, lua "
+                                 "(MultiPL-E's prompts), or with --suite humaneval-x cpp, go, java, js "
+                                 "(`coderun datasets` lists them).")
+@click.option("--suite", type=click.Choice(["multipl-e", "humaneval-x"]), default="multipl-e", show_default=True,
+              help="With --language: whose translation of HumanEval (MultiPL-E's, or HumanEval-X with its "
+                   "reference solutions).")
 @plus_options(["mini", "noextreme"])
 @generation_options
-def humaneval_command(language, plus, plus_variant_name, **kw):
+def humaneval_command(language, suite, plus, plus_variant_name, **kw):
     """Generate --n completions per HumanEval problem, execute them in the sandbox, report pass@k."""
     if language and plus:
         raise InputError("--language and --plus are two datasets; choose one")
-    if language and language.lower() not in ("python", "py"):
-        from coderun import languages
-
-        _run(dataset_for("humaneval", f"language-{languages.get(language).key}"), None, kw)
+    key = _language(language)
+    if key is None and suite != "multipl-e":
+        raise InputError(f"--suite {suite} needs --language")
+    if key is not None:
+        variant = f"language-{key}" if suite == "multipl-e" else f"{suite}-{key}"
+        _run(dataset_for("humaneval", variant), None, kw)
         return
     _run(dataset_for("humaneval", plus_variant(plus, plus_variant_name)), None, kw)
 
@@ -212,12 +229,20 @@ def humaneval_command(language, plus, plus_variant_name, **kw):
 @click.option("--sanitized", is_flag=True, help="Sanitized MBPP (257 test problems) instead of the full set (500).")
 @click.option("--prompt", "prompt_style", type=click.Choice(["3shot", "0shot"]), default="3shot", show_default=True,
               help="Completion prompt: the original 3-shot [BEGIN]/[DONE] format, or zero-shot.")
+@click.option("--language", help="MBPP in another language (MBXP, with mxeval's rules): cpp, java, js, ts, php, go, "
+                                 "rb, pl (`coderun datasets` lists them).")
 @plus_options(["noextreme"])
 @generation_options
-def mbpp_command(sanitized, prompt_style, plus, plus_variant_name, **kw):
+def mbpp_command(sanitized, prompt_style, language, plus, plus_variant_name, **kw):
     """Generate --n completions per MBPP problem (test split), execute them, report pass@k."""
     if sanitized and plus:
         raise InputError("--sanitized and --plus are two datasets; choose one")
+    key = _language(language)
+    if key is not None:
+        if sanitized or plus:
+            raise InputError("--language is MBXP's translation of MBPP: it has no --sanitized or --plus")
+        _run(dataset_for("mbpp", f"language-{key}"), None, kw)
+        return
     variant = plus_variant(plus, plus_variant_name) or ("sanitized" if sanitized else None)
     style = None if kw.get("chat") or plus else prompt_style  # MBPP+ has its own prompt: the dataset's
     _run(dataset_for("mbpp", variant), style, kw)

@@ -111,6 +111,11 @@ class Benchmark(ABC):
         """Problems no program can pass (a fault in the dataset), with the reason: reported in the summary."""
         return {}
 
+    def known_bad(self) -> dict[str, str]:
+        """Reference solutions known to fail (a fault in the dataset's solution, not in the problem), with the
+        reason: the summary reports them apart from a failure nobody expected, a sandbox or limits fault."""
+        return {}
+
     # Datasets whose programs have call tiers declare how they are judged on the Program (execute/program.py
     # Judging); these tiers get a pass@k of their own in summary.json ("base").
     score_tiers: ClassVar[tuple[str, ...]] = ()

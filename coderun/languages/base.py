@@ -39,6 +39,7 @@ class Step:
     """One command of a job, run in the job's scratch dir under the sample's uid. argv items may name
     {file} (the program's file), {stem} (its name without the suffix). cpu/wall: seconds over the step's whole
     process tree; `compile`: a failure here is a compile error (still a `failed` verdict, never an error).
+    `ok`: the exit statuses that count as success (mxeval's TypeScript rule: tsc's 2, errors with output emitted).
     `server`: the argv of a warm compile server in the image that does what `argv` does, in memory (the
     sandbox then uses it: sandbox/servers.py); `reference`: the reference evaluator's own command where `argv`
     differs from it only in speed (a precompiled header), for the benchmark's baseline."""
@@ -52,6 +53,8 @@ class Step:
     checks: tuple[Check, ...] = ()
     server: tuple[str, ...] = ()
     reference: tuple[str, ...] = ()
+    # not in repr: a program's digest (execute/program.py) names a step's accepted statuses only when they differ
+    ok: tuple[int, ...] = field(default=(0,), repr=False)
 
     def message(self, file: str, cpu: float | None = None) -> dict[str, Any]:
         limit = self.cpu if cpu is None else cpu
@@ -60,6 +63,8 @@ class Step:
                    "checks": [[c.stream, c.text, c.reason] for c in self.checks]}
         if self.server:
             message["server"] = list(self.server)
+        if self.ok != (0,):
+            message["ok"] = list(self.ok)
         return message
 
     def reference_argv(self, file: str) -> list[str]:

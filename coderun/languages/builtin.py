@@ -24,15 +24,21 @@ PYTHON = register(Language(
 # and a precompiled header can only be used before the first declaration, so it comes in with -include
 # (bits/stdc++.h once more is then cheap: every header in it has a guard). gold links in a tenth of ld's time.
 PCH = "/opt/coderun/pch"
+PCH_GNU = "/opt/coderun/pch-gnu"  # the same for g++'s default dialect (gnu++17), which mxeval compiles with
+_PCH = ("h=$(find /usr/include -path '*c++/*/bits/stdc++.h' | head -1) && "
+        "for d in {dir}; do mkdir -p $d/bits && ln -s $h $d/bits/stdc++.h; done && "
+        f"g++ -std=c++17 -x c++-header -o {PCH}/bits/stdc++.h.gch $h && "
+        f"g++ -std=gnu++17 -x c++-header -o {PCH_GNU}/bits/stdc++.h.gch $h")
 CPP = register(Language(
     key="cpp", title="C++", file="main.cpp", aliases=("c++",),
     steps=(Step("compile", ("g++", "-std=c++17", f"-I{PCH}", "-include", "bits/stdc++.h", "-fuse-ld=gold", "{file}",
                             "-o", "{stem}"), COMPILE_CPU, COMPILE_WALL, compile=True,
                 reference=("g++", "{file}", "-o", "{stem}", "-std=c++17")),
            Step("run", ("./{stem}",), 15.0, 30.0)),
-    packages=("g++", "libc6-dev", "binutils"), versions=("g++ --version | head -1",),
-    setup=(f"mkdir -p {PCH}/bits && h=$(find /usr/include -path '*c++/*/bits/stdc++.h' | head -1) && "
-           f"ln -s $h {PCH}/bits/stdc++.h && g++ -std=c++17 -x c++-header -o {PCH}/bits/stdc++.h.gch $h",),
+    # libssl-dev: HumanEval-X's C++ problem 162 (MD5) links OpenSSL's libcrypto; libboost-dev: its 22 and 137
+    # include boost/any.hpp
+    packages=("g++", "libc6-dev", "binutils", "libssl-dev", "libboost-dev"), versions=("g++ --version | head -1",),
+    setup=(_PCH.format(dir=f"{PCH} {PCH_GNU}"),),
     stop_tokens=("\n}",), fences=("cpp", "c++"),
     mark='    std::puts("{mark}");', mark_at="before:}:1",
     reference="g++ -std=c++17 (Ubuntu 22.04: g++ 11.4), 15 s each"))
@@ -57,7 +63,7 @@ JAVA = register(Language(
 JS = register(Language(
     key="js", title="JavaScript", file="main.js", aliases=("javascript", "node"),
     steps=(Step("run", ("node", "{file}"), 5.0, 15.0),),
-    packages=("nodejs",), versions=("node --version",),
+    packages=("nodejs", "node-lodash"),  # MBXP's tests require("lodash"); Debian's is on node's default path versions=("node --version",),
     stop_tokens=("\nfunction ", "\n/*", "\n//", "\nconsole.log"), fences=("javascript", "js"),
     mark='console.log("{mark}");', mark_at="end",
     reference="node, 5 s (NodeSource current)"))
@@ -141,3 +147,20 @@ LUA = register(Language(
     stop_tokens=("\nlocal", "\nfunction", "\n--", "\n\n"), fences=("lua",),
     mark='    print("{mark}")', mark_at="before:end:1",
     reference="lua (Ubuntu 22.04: Lua 5.3 with lua-unit), 15 s"))
+
+# MBXP's Ruby and Perl (mxeval runs `ruby F.rb`, `perl F.pl`; pass = exit 0). Perl's tests `use Data::Compare`.
+RUBY = register(Language(
+    key="rb", title="Ruby", file="main.rb", aliases=("ruby",),
+    steps=(Step("run", ("ruby", "{file}"), 15.0, 30.0),),
+    packages=("ruby",), versions=("ruby --version",),
+    stop_tokens=("\nclass", "\ndef", "\n#", "\n\n"), fences=("ruby", "rb"),
+    mark='puts "{mark}"', mark_at="end",
+    reference="ruby (mxeval: Ruby 3.1 here), 10 s"))
+
+PERL = register(Language(
+    key="pl", title="Perl", file="main.pl", aliases=("perl",),
+    steps=(Step("run", ("perl", "{file}"), 15.0, 30.0),),
+    packages=("perl", "libdata-compare-perl"), versions=("perl -e 'print $^V'",),
+    stop_tokens=("\nsub", "\n#", "\n\n"), fences=("perl", "pl"),
+    mark='print "{mark}\\n";', mark_at="end",
+    reference="perl with Data::Compare (mxeval: Perl 5.36 here), 10 s"))

@@ -219,6 +219,9 @@ class ExecutionStage:
         checked = [t for t in tasks if t in recorded and recorded[t].checked]
         failed = [t for t in checked if recorded[t].reference != Status.PASSED]
         out: dict[str, Any] = {"problems": len(checked), "passed": len(checked) - len(failed), "failed": failed}
+        known = self.bench.known_bad()
+        if any(t in known for t in failed):  # the dataset's own faults, listed with the reason in its module
+            out["known_bad"] = {t: known[t] for t in failed if t in known}
         if len(checked) < len(tasks):  # a run directory of an older release, resumed with nothing to run
             out["unchecked"] = len(tasks) - len(checked)
         refs = self.service.references if self.service is not None else None

@@ -100,8 +100,13 @@ def print_references(refs: dict[str, Any] | None) -> None:
         named = ", ".join(list(refs["unpassable"])[:5]) + (" ..." if len(refs["unpassable"]) > 5 else "")
         err.print(f"[yellow]note[/]: {len(refs['unpassable'])} problems cannot be passed by any program (a fault in "
                   f"the dataset; summary.json says why): {named}")
-    if refs["failed"]:
-        shown = ", ".join(refs["failed"][:10]) + (f" and {len(refs['failed']) - 10} more" if len(refs["failed"]) > 10 else "")
+    known = refs.get("known_bad") or {}
+    if known:
+        err.print(f"[yellow]note[/]: {len(known)} of the benchmark's own solutions fail as known (faults in the "
+                  "dataset's solutions; summary.json says why)")
+    unexpected = [t for t in refs["failed"] if t not in known]
+    if unexpected:
+        shown = ", ".join(unexpected[:10]) + (f" and {len(unexpected) - 10} more" if len(unexpected) > 10 else "")
         err.print(f"[yellow]warning[/]: the benchmark's own solution fails for {shown}: the sandbox image or the "
                   "limits may be deflating every score (scored anyway)")
     if refs.get("failed_inputs"):

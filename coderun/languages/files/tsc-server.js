@@ -38,13 +38,15 @@ function compile(files, args) {
   const failed = diagnostics.some((d) => d.category === ts.DiagnosticCategory.Error);
   const text = ts.formatDiagnostics(diagnostics, {
     getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" });
-  return { failed, text, outputs: failed ? {} : outputs };
+  // tsc's exit status: 0, or with errors 2 when it emitted anyway (its default, noEmitOnError off), else 1
+  const code = !failed ? 0 : Object.keys(outputs).length ? 2 : 1;
+  return { code, text, outputs };
 }
 
 function u32(n) { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; }
 
 function reply(result) {
-  const parts = [u32(result.failed ? 1 : 0), u32(Buffer.byteLength(result.text)), Buffer.from(result.text)];
+  const parts = [u32(result.code), u32(Buffer.byteLength(result.text)), Buffer.from(result.text)];
   const names = Object.keys(result.outputs);
   parts.push(u32(names.length));
   for (const name of names) {
@@ -87,7 +89,7 @@ process.stdin.on("data", (chunk) => {
     try {
       result = compile(request.files, args);
     } catch (e) { // the compiler's own crash on this program: its failure
-      result = { failed: true, text: "tsc failed: " + String(e && e.stack || e), outputs: {} };
+      result = { code: 1, text: "tsc failed: " + String(e && e.stack || e), outputs: {} };
     }
     reply(result);
   }

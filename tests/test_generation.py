@@ -402,6 +402,29 @@ def test_generation_in_a_compiled_language_through_the_engine(engine, tiny_model
     assert all([s["step"] for s in r["steps"]][0] == "compile" for r in rows)
 
 
+@pytest.mark.vllm
+@pytest.mark.docker
+@pytest.mark.slow
+def test_generation_for_mbxp_prompts_with_the_suites_prompt_and_checks_its_references(engine, tiny_model, tmp_path):
+    """`coderun mbpp --language java` (MBXP) on the session's engine: the suite's prompt, completions that keep
+    the function's closing line, verdicts from the java sandbox, and the run's check of the references."""
+    from coderun.cli.generate import dataset_for
+    from coderun.orchestrate import generate as generation
+    from coderun.orchestrate.options import DatasetSelection
+
+    name = dataset_for("mbpp", "language-java")
+    out = tmp_path / "mbxp"
+    [outcome] = generation.run(options(tiny_model, out, dataset=DatasetSelection(name), n=2, limit=3),
+                               backend_factory=lend(engine)[1])
+    summary = outcome.summary
+    assert name == "mbxp-java" and summary["num_samples"] == 6
+    rows = jsonl(out / "results.jsonl")
+    assert {r["status"] for r in rows} <= {"passed", "failed", "timeout"}
+    assert all(r["task_id"].startswith("MBJP/") and r["steps"][0]["step"] == "compile" for r in rows)
+    refs = summary["reference_solutions"]
+    assert refs["problems"] == 3 and refs["passed"] + len(refs["failed"]) == 3
+
+
 def _check_language_run(out: Path, language: str, count: int) -> list[dict]:
     rows = jsonl(out / "results.jsonl")
     assert len(rows) == count and {r["status"] for r in rows} <= {"passed", "failed", "timeout"}

@@ -101,3 +101,10 @@ def test_every_language_has_a_dataset():
 
     used = {info.language for info in datasets.registry().values()}
     assert set(languages.names()) <= used
+
+
+def test_every_toolchain_row_says_how_to_read_its_versions():
+    """The versions are the run's toolchain fingerprint (config.json, `coderun compare`): a row without them
+    would record runs whose toolchain nobody can tell apart."""
+    missing = [row.key for row in map(languages.get, languages.names()) if row.steps and not row.versions]
+    assert missing == []

@@ -205,3 +205,4 @@ def _formats(family: str, suite_title: str):
     Raw.__name__, Chat.__name__ = f"{suite_title}Raw", f"{suite_title}Chat"
     prompts.register(Raw)
     prompts.register(Chat)
+    prompts.DEFAULT_STYLE.setdefault(family, "raw")

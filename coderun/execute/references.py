@@ -8,6 +8,10 @@ file is computed once, and its variants (HumanEval+ and HumanEval+ NoExtreme sha
 they have in common. An entry holds each input's output as plain-data text (what the judge compares with),
 its CPU seconds, and the inputs on which the reference itself failed: those are reported and not judged,
 never dropped silently. The execution service (service.py) runs the reference jobs; this module keeps them.
+
+It also remembers which reference programs in other languages passed (`passed/`, one file per program digest
+and CPU limit): building and running a suite's references costs as much as its samples, and an image, its
+memory limit and a program fix the verdict. Failures are not kept; they run again and are reported again.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class References:
         self._tiers: dict[tuple[str, str], TierReference] = {}
         self.computed_seconds = 0.0  # time spent computing what the cache lacked, this run
         self.computed_tasks = 0
+        self.reused_checks = 0  # reference programs whose pass was read from the cache, this run
 
     def _file(self, solution: str, tier: CallTier, digest_over: int) -> Path:
         h = hashlib.sha256()
@@ -73,6 +78,23 @@ class References:
         entry = _entry(tier, frames, reason)
         self.data[(tier.task, tier.name)] = entry
         self._write(self._file(solution, tier, digest_over), entry)
+
+    def passed_before(self, program: str, cpu: float) -> float | None:
+        """The CPU seconds a reference program (by digest) took when it passed under this CPU limit in an
+        earlier run on this execution environment; None if it has not. Only passes are kept: a failing
+        reference runs again every time, so a fault is never remembered as the dataset's."""
+        try:
+            with gzip.open(self._check_file(program, cpu), "rt", encoding="utf-8") as f:
+                return float(json.load(f)["cpu"])
+        except (OSError, ValueError, EOFError, KeyError, TypeError):
+            return None
+
+    def store_pass(self, program: str, cpu: float, used: float) -> None:
+        self._write(self._check_file(program, cpu), {"cpu": used})
+
+    def _check_file(self, program: str, cpu: float) -> Path:
+        name = hashlib.sha256(f"{program}|{cpu!r}".encode()).hexdigest()[:32]
+        return self.path / "passed" / f"{name}.json.gz"
 
     def tier(self, task: str, tier: str) -> TierReference:
         if (task, tier) not in self._tiers:

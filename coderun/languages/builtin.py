@@ -63,7 +63,8 @@ JAVA = register(Language(
 JS = register(Language(
     key="js", title="JavaScript", file="main.js", aliases=("javascript", "node"),
     steps=(Step("run", ("node", "{file}"), 5.0, 15.0),),
-    packages=("nodejs", "node-lodash"),  # MBXP's tests require("lodash"); Debian's is on node's default path versions=("node --version",),
+    packages=("nodejs", "node-lodash"),  # MBXP's tests require("lodash"); Debian's is on node's default path
+    versions=("node --version",),
     stop_tokens=("\nfunction ", "\n/*", "\n//", "\nconsole.log"), fences=("javascript", "js"),
     mark='console.log("{mark}");', mark_at="end",
     reference="node, 5 s (NodeSource current)"))

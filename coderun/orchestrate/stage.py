@@ -206,10 +206,14 @@ class ExecutionStage:
     def notes(self) -> list[str]:
         """What a user should hear about this execution besides the scores."""
         refs = self.service.references if self.service is not None else None
-        if refs is None or not refs.computed_tasks:
-            return []
-        return [f"computed the reference outputs of {refs.computed_tasks} problems in {refs.computed_seconds:.1f} s, "
-                f"once for this sandbox (cached in {refs.path})"]
+        out = []
+        if refs is not None and refs.computed_tasks:
+            out.append(f"computed the reference outputs of {refs.computed_tasks} problems in "
+                       f"{refs.computed_seconds:.1f} s, once for this sandbox (cached in {refs.path})")
+        if refs is not None and refs.reused_checks:
+            out.append(f"the reference solutions of {refs.reused_checks} problems passed under these limits in an "
+                       f"earlier run on this sandbox image: not run again (cached in {refs.path})")
+        return out
 
     def reference_solutions(self) -> dict[str, Any]:
         """How the benchmark's own solutions of the run's problems fared under the run's limits: a sandbox that

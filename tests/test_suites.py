@@ -115,22 +115,35 @@ def test_the_development_samples_agree_with_mxeval(tmp_path, lang):
 # ---- the layouts, without a sandbox ---------------------------------------------------------------------
 
 @pytest.mark.docker
-def test_passing_references_are_kept_per_image_and_a_failing_one_runs_again(tmp_path, monkeypatch):
-    """A run checks its problems' reference solutions; the passes are kept in the reference cache (per image
-    id and memory limit), so the next run on the same image does not build and run them again, while a
-    failing reference (MBJSP/174, known bad) runs, and is reported, every time."""
+def test_reference_checks_are_kept_per_image_and_reported_every_run(tmp_path, monkeypatch):
+    """A run checks its problems' reference solutions; their verdicts (a pass, a plain failure) are kept in the
+    reference cache (per image id and memory limit), so the next run on the same image reports the same
+    without building and running them again; MBJSP/174 is known bad and listed as such both times."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": t, "completion": ""}) + "\n" for t in ("MBJSP/3", "MBJSP/174")))
     first = evaluate(samples, tmp_path / "one", "mbxp-js")
-    kept = list((tmp_path / "cache").rglob("passed/*.json.gz"))
+    kept = list((tmp_path / "cache").rglob("checked/*.json.gz"))
     second = evaluate(samples, tmp_path / "two", "mbxp-js")
     expected = {"problems": 2, "passed": 1, "failed": ["MBJSP/174"],
                 "known_bad": {"MBJSP/174": mbxp.KNOWN_BAD["js"]["MBJSP/174"]}}
     assert first.summary["reference_solutions"] == expected == second.summary["reference_solutions"]
-    assert len(kept) == 1
+    assert len(kept) == 2
     assert not any("earlier run" in n for n in first.notes)
-    assert any("reference solutions of 1 problems passed" in n for n in second.notes), second.notes
+    assert any("reference solutions of 2 problems were checked" in n for n in second.notes), second.notes
+
+
+def test_the_reference_cache_keeps_passes_and_failures_never_timeouts_or_errors(tmp_path):
+    from coderun.execute.references import References
+    from coderun.records import Status
+
+    refs = References("image-a", 1 << 30, root=tmp_path)
+    for i, status in enumerate(Status):
+        refs.store_check(f"program-{i}", 10.0, status, 0.25)
+    kept = {status: refs.checked_before(f"program-{i}", 10.0) for i, status in enumerate(Status)}
+    assert kept == {s: ((s, 0.25) if s in (Status.PASSED, Status.FAILED) else None) for s in Status}
+    assert refs.checked_before("program-0", 5.0) is None  # another limit: another check
+    assert References("image-b", 1 << 30, root=tmp_path).checked_before("program-0", 10.0) is None
 
 
 def test_an_mbxp_program_is_prompt_completion_and_test_with_the_end_mark_in_the_tests():

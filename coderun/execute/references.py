@@ -9,9 +9,9 @@ they have in common. An entry holds each input's output as plain-data text (what
 its CPU seconds, and the inputs on which the reference itself failed: those are reported and not judged,
 never dropped silently. The execution service (service.py) runs the reference jobs; this module keeps them.
 
-It also remembers which reference programs in other languages passed (`passed/`, one file per program digest
-and CPU limit): building and running a suite's references costs as much as its samples, and an image, its
-memory limit and a program fix the verdict. Failures are not kept; they run again and are reported again.
+It also remembers the checks of reference programs in other languages (`checked/`, one file per program
+digest and CPU limit): building and running a suite's references costs as much as its samples, and an image,
+its memory limit and a program fix a pass or a plain failure. Timeouts and harness errors are not kept.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from typing import Any
 from coderun.errors import CoderunError
 from coderun.execute.base import Blob
 from coderun.execute.program import CallTier
+from coderun.records import Status
 
 FORMAT = 1
 REFERENCE_INPUT_CPU = 60.0  # CPU seconds one input may take the reference solution
 REFERENCE_TIER_CPU = 900.0  # and a whole tier
 DIGEST_PREFIX = '{"t":"h"'  # how plaindata writes a Digest
+KEPT = (Status.PASSED, Status.FAILED)  # reference checks whose verdict is the program's own, whatever the load
 
 
 @dataclass
@@ -53,7 +55,7 @@ class References:
         self._tiers: dict[tuple[str, str], TierReference] = {}
         self.computed_seconds = 0.0  # time spent computing what the cache lacked, this run
         self.computed_tasks = 0
-        self.reused_checks = 0  # reference programs whose pass was read from the cache, this run
+        self.reused_checks = 0  # reference programs whose verdict was read from the cache, this run
 
     def _file(self, solution: str, tier: CallTier, digest_over: int) -> Path:
         h = hashlib.sha256()
@@ -79,22 +81,25 @@ class References:
         self.data[(tier.task, tier.name)] = entry
         self._write(self._file(solution, tier, digest_over), entry)
 
-    def passed_before(self, program: str, cpu: float) -> float | None:
-        """The CPU seconds a reference program (by digest) took when it passed under this CPU limit in an
-        earlier run on this execution environment; None if it has not. Only passes are kept: a failing
-        reference runs again every time, so a fault is never remembered as the dataset's."""
+    def checked_before(self, program: str, cpu: float) -> tuple[Status, float] | None:
+        """(status, CPU seconds) of a reference program (by digest) checked under this CPU limit in an earlier
+        run on this execution environment; None if it was not. Only passes and plain failures (a compile
+        error, a failed test: what the program decides) are kept; a timeout or a harness error may be the
+        machine's, so it is checked again every time."""
         try:
             with gzip.open(self._check_file(program, cpu), "rt", encoding="utf-8") as f:
-                return float(json.load(f)["cpu"])
+                entry = json.load(f)
+            return Status(entry.get("status", "passed")), float(entry["cpu"])
         except (OSError, ValueError, EOFError, KeyError, TypeError):
             return None
 
-    def store_pass(self, program: str, cpu: float, used: float) -> None:
-        self._write(self._check_file(program, cpu), {"cpu": used})
+    def store_check(self, program: str, cpu: float, status: Status, used: float) -> None:
+        if status in KEPT:
+            self._write(self._check_file(program, cpu), {"status": status.value, "cpu": used})
 
     def _check_file(self, program: str, cpu: float) -> Path:
         name = hashlib.sha256(f"{program}|{cpu!r}".encode()).hexdigest()[:32]
-        return self.path / "passed" / f"{name}.json.gz"
+        return self.path / "checked" / f"{name}.json.gz"
 
     def tier(self, task: str, tier: str) -> TierReference:
         if (task, tier) not in self._tiers:

@@ -99,22 +99,21 @@ class ExecutionService:
 
     def _check_commands(self, programs: Mapping[str, Program]) -> dict[str, TaskLimits]:
         """Reference programs in other languages: run once under the fixed limit, which they keep (a
-        toolchain's start-up dominates a compiled program's time: there is nothing to calibrate). A pass is
-        kept in the reference cache, whose directory is per image (its id) and memory limit: a later run on
-        the same image does not build and run the same program again."""
+        toolchain's start-up dominates a compiled program's time: there is nothing to calibrate). The verdict
+        (a pass or a plain failure) is kept in the reference cache, whose directory is per image (its id)
+        and memory limit: a later run on the same image does not build and run the same program again."""
         limits = {t: TaskLimits.fixed(self.timeout if self.timeout is not None else p.command.run_cpu)
                   for t, p in programs.items()}
         out = {}
-        for t, lim in limits.items():  # passed in an earlier run on this very image, under these limits
-            used = self.references.passed_before(programs[t].digest(), lim.cpu)
-            if used is not None:
-                out[t] = TaskLimits(lim.cpu, Status.PASSED, used)
+        for t, lim in limits.items():  # checked in an earlier run on this very image, under these limits
+            known = self.references.checked_before(programs[t].digest(), lim.cpu)
+            if known is not None:
+                out[t] = TaskLimits(lim.cpu, *known)
         self.references.reused_checks += len(out)
         todo = [t for t in limits if t not in out]
         for t, o in zip(todo, self.run_all([(programs[t], limits[t]) for t in todo])):
             out[t] = TaskLimits(limits[t].cpu, o.status, round(o.cpu, 4))
-            if o.passed:
-                self.references.store_pass(programs[t].digest(), limits[t].cpu, round(o.cpu, 4))
+            self.references.store_check(programs[t].digest(), limits[t].cpu, o.status, round(o.cpu, 4))
         return {t: out[t] for t in limits}
 
     def _calibrate(self, programs: Mapping[str, Program]) -> dict[str, TaskLimits]:

@@ -211,8 +211,8 @@ class ExecutionStage:
             out.append(f"computed the reference outputs of {refs.computed_tasks} problems in "
                        f"{refs.computed_seconds:.1f} s, once for this sandbox (cached in {refs.path})")
         if refs is not None and refs.reused_checks:
-            out.append(f"the reference solutions of {refs.reused_checks} problems passed under these limits in an "
-                       f"earlier run on this sandbox image: not run again (cached in {refs.path})")
+            out.append(f"the reference solutions of {refs.reused_checks} problems were checked under these limits "
+                       f"in an earlier run on this sandbox image: their verdicts are reused (cached in {refs.path})")
         return out
 
     def reference_solutions(self) -> dict[str, Any]:

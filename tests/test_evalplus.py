@@ -20,9 +20,11 @@ VARIANTS = ["humaneval-plus", "humaneval-plus-mini", "humaneval-plus-noextreme",
 VERDICTS = SHARED_DATA / "evalplus-humanevalplus-dev-verdicts.jsonl"
 # Differences from evalplus 0.3.1 on the development set, each explained (docs/evalplus.md):
 EXPLAINED = {("HumanEval/111", 64): "imports pandas, which EvalPlus's environment had and the sandbox has not",
-             # Either way, by the machine's speed: trial division to n/2 takes 0.8-1.0 CPU-s on its largest plus
-             # input, against that input's 1.0 s limit (EvalPlus timed it out; so did coderun until a quiet run).
-             ("HumanEval/31", 88): "a timeout at the limit: its slowest input takes about the limit itself"}
+             # Either way, by the machine's speed: trial division to n/2 (`range(3, n // 2, 2)`, the only two
+             # samples that do it) takes 0.8-1.0 CPU-s on its largest plus input, against that input's 1.0 s limit:
+             # EvalPlus timed both out; coderun times out one, both or neither, as the machine's load goes.
+             ("HumanEval/31", 52): "a timeout at the limit: its slowest input takes about the limit itself",
+             ("HumanEval/31", 88): "the same trial division as #52, a timeout at the limit either way"}
 
 
 def evaluate(samples: Path, out: Path, dataset: str, **execution):

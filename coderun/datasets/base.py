@@ -157,6 +157,23 @@ class Benchmark(ABC):
         return PublicExamples(text=problem.prompt)
 
 
+class CommandBenchmark(Benchmark):
+    """A benchmark in another language (MultiPL-E, the suites): its programs are built and run by a language
+    row's steps, with the row's end mark placed in each problem's tests (placed once per problem)."""
+
+    def __init__(self, problems: list[Problem], source: str, sha256: str, name: str, row: Any):
+        super().__init__(problems, source, sha256)
+        self.name, self.row, self.language = name, row, row.key
+        self.default_cpu = row.run_cpu
+        self._marked: dict[str, tuple[str, int]] = {}
+
+    def _tests(self, problem: Problem) -> tuple[str, int]:
+        """The problem's tests with the end mark in them, and the mark's offset there."""
+        if problem.task_id not in self._marked:
+            self._marked[problem.task_id] = self.row.with_mark(problem.test)
+        return self._marked[problem.task_id]
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """A registered dataset: how to load it and how the rest of coderun uses it.

@@ -16,7 +16,7 @@ Where mxeval runs a language differently from MultiPL-E, the layout below overri
   every MBXP prompt includes first.
 - Go: `go build` and the binary (mxeval's `go run`); the end mark prints through an `os` import of its own.
 
-docs/languages.md lists what differs from mxeval and why; tests/test_mbxp.py measures it on mxeval's own
+docs/languages.md lists what differs from mxeval and why; tests/test_suites.py measures it on mxeval's own
 verdicts.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from coderun import languages
 from coderun.datasets.base import (
-    Benchmark,
+    CommandBenchmark,
     Problem,
     Program,
     check_fields,
@@ -40,19 +40,14 @@ _FIELDS = {"name": str, "language": str, "prompt": str, "tests": str, "stop_toke
 _NUMBER = re.compile(r"^HumanEval_(\d+)_")
 
 
-class MultiPLE(Benchmark):
+class MultiPLE(CommandBenchmark):
     name = "multipl-e-humaneval"
     hub_id = ("nuprl/MultiPL-E",)
     default_file = ""
 
     def __init__(self, problems: list[Problem], source: str, sha256: str, language: str, name: str):
-        super().__init__(problems, source, sha256)
-        self.language = language
-        self.name = name
-        self.row = languages.get(language)
-        self.default_cpu = self.row.run_cpu
+        super().__init__(problems, source, sha256, name, languages.get(language))
         self._by_number = {m.group(1): p.task_id for p in problems if (m := _NUMBER.match(p.task_id))}
-        self._marked: dict[str, tuple[str, int]] = {}
 
     def task_id(self, raw: Any) -> str:
         """The row's name, or HumanEval's `HumanEval/23` for the same problem."""
@@ -84,11 +79,6 @@ class MultiPLE(Benchmark):
         if self.language == "cs" and not self.name.endswith("-sequenceequal"):
             known.update({p.task_id: _CS_REFERENCE_EQUALITY for p in self.problems if ".Equals((new List" in p.test})
         return {t: why for t, why in known.items() if t in self._by_id}
-
-    def _tests(self, problem: Problem) -> tuple[str, int]:
-        if problem.task_id not in self._marked:
-            self._marked[problem.task_id] = self.row.with_mark(problem.test)
-        return self._marked[problem.task_id]
 
 
 def cut_at_stop(completion: str, stop_tokens: list[str]) -> str:
@@ -167,21 +157,30 @@ def _formats():
         family = "multipl-e"
 
         def user_message(self, problem) -> str:
-            row = languages.get(problem.extra["language"])
-            fence = row.fences[0] if row.fences else row.key
-            return (f"Complete the following {row.title} function. Reply with the whole function in a single "
-                    f"```{fence} code block.\n\n```{fence}\n{problem.prompt.strip()}\n```")
+            return complete_function_request(problem)
 
         def extract(self, problem, raw: str) -> prompts.Extracted:
-            row = languages.get(problem.extra["language"])
-            code = fenced_code(prompts.strip_thinking(self.options.response_prefix + raw), row.fences)
-            signature = problem.prompt.rstrip().rsplit("\n", 1)[-1].strip()
-            at = code.find(signature) if signature else -1
-            body = code[at + len(signature):] if at >= 0 else code
+            body = code_after_signature(problem, prompts.strip_thinking(self.options.response_prefix + raw))
             return prompts.Extracted(cut_at_stop(body, problem.extra["stop_tokens"]))
 
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
+
+
+def complete_function_request(problem: Problem) -> str:
+    """A chat model's request: complete the prompt's function, the whole function in one code block."""
+    row = languages.get(problem.extra["language"])
+    fence = row.fences[0] if row.fences else row.key
+    return (f"Complete the following {row.title} function. Reply with the whole function in a single "
+            f"```{fence} code block.\n\n```{fence}\n{problem.prompt.strip()}\n```")
+
+
+def code_after_signature(problem: Problem, answer: str) -> str:
+    """What follows the prompt's last line (the signature) in the answer's code block: the completion, uncut."""
+    code = fenced_code(answer, languages.get(problem.extra["language"]).fences)
+    signature = problem.prompt.rstrip().rsplit("\n", 1)[-1].strip()
+    at = code.find(signature) if signature else -1
+    return code[at + len(signature):] if at >= 0 else code
 
 
 def fenced_code(text: str, fences: tuple[str, ...]) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from coderun import languages
-from coderun.datasets.base import Benchmark, Problem, Program, check_fields, read_dataset_file, register
+from coderun.datasets.base import CommandBenchmark, Problem, Program, check_fields, read_dataset_file, register
 from coderun.errors import InputError
 from coderun.execute.program import Command
 
@@ -55,20 +55,15 @@ def run_limit(language: str, cpu: float) -> tuple:
     return (*steps[:-1], dataclasses.replace(steps[-1], cpu=cpu, wall=max(steps[-1].wall, 2 * cpu + 5)))
 
 
-class Suite(Benchmark):
+class Suite(CommandBenchmark):
     """One language of a suite: a program is head + joint + the tests (the end mark placed in them)."""
 
     default_file = ""
     hub_id = ()
 
     def __init__(self, problems: list[Problem], source: str, sha256: str, name: str, layout: Layout):
-        super().__init__(problems, source, sha256)
-        self.name = name
+        super().__init__(problems, source, sha256, name, layout.row())
         self.layout = layout
-        self.row = layout.row()
-        self.language = layout.language
-        self.default_cpu = self.row.run_cpu
-        self._marked: dict[str, tuple[str, int]] = {}
 
     def task_id(self, raw: Any) -> str:
         """The suite's id (`MBJP/3`), or the problem's number alone."""
@@ -98,11 +93,6 @@ class Suite(Benchmark):
     def known_bad(self) -> dict[str, str]:
         """The reference solutions of this dataset known to fail, with the reason (the summary reports them)."""
         return {t: why for t, why in self.layout.known_bad.items() if t in self._by_id}
-
-    def _tests(self, problem: Problem) -> tuple[str, int]:
-        if problem.task_id not in self._marked:
-            self._marked[problem.task_id] = self.row.with_mark(problem.test)
-        return self._marked[problem.task_id]
 
 
 def _with_prelude(text: str, prefix: str, insert: str) -> str:
@@ -163,7 +153,7 @@ def cut_after_end(text: str, end: str, stopped: bool = False) -> str:
 
 def _formats(family: str, suite_title: str):
     from coderun import prompts
-    from coderun.datasets.multipl_e import fenced_code
+    from coderun.datasets.multipl_e import code_after_signature, complete_function_request
 
     class Raw(prompts.PromptFormat):
         """The row's prompt as the suite ships it (zero-shot, as its paper's function-completion results);
@@ -186,17 +176,10 @@ def _formats(family: str, suite_title: str):
         line (the signature), up to the function's end, is the completion."""
 
         def user_message(self, problem) -> str:
-            row = languages.get(problem.extra["language"])
-            fence = row.fences[0] if row.fences else row.key
-            return (f"Complete the following {row.title} function. Reply with the whole function in a single "
-                    f"```{fence} code block.\n\n```{fence}\n{problem.prompt.strip()}\n```")
+            return complete_function_request(problem)
 
         def extract(self, problem, raw: str) -> prompts.Extracted:
-            row = languages.get(problem.extra["language"])
-            code = fenced_code(prompts.strip_thinking(self.options.response_prefix + raw), row.fences)
-            signature = problem.prompt.rstrip().rsplit("\n", 1)[-1].strip()
-            at = code.find(signature) if signature else -1
-            body = code[at + len(signature):] if at >= 0 else code
+            body = code_after_signature(problem, prompts.strip_thinking(self.options.response_prefix + raw))
             if problem.prompt.endswith("\n"):
                 body = body.split("\n", 1)[1] if "\n" in body else ""
             return prompts.Extracted(cut_after_end(body, problem.extra["end"]))

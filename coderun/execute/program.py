@@ -81,7 +81,7 @@ class Command:
         return float(self.steps[-1].cpu)
 
     def text(self) -> str:
-        accepted = [getattr(s, "ok", (0,)) for s in self.steps]
+        accepted = [s.ok for s in self.steps]
         ok = f"|ok={accepted}" if any(a != (0,) for a in accepted) else ""  # older programs keep their digests
         return f"{self.language}|{self.file}|{self.mark_at}|{self.steps!r}{ok}"
 

@@ -113,7 +113,7 @@ class ExecutionService:
         todo = [t for t in limits if t not in out]
         for t, o in zip(todo, self.run_all([(programs[t], limits[t]) for t in todo])):
             out[t] = TaskLimits(limits[t].cpu, o.status, round(o.cpu, 4))
-            self.references.store_check(programs[t].digest(), limits[t].cpu, o.status, round(o.cpu, 4))
+            self.references.store_check(programs[t].digest(), out[t].cpu, o.status, out[t].reference_cpu)
         return {t: out[t] for t in limits}
 
     def _calibrate(self, programs: Mapping[str, Program]) -> dict[str, TaskLimits]:

@@ -206,11 +206,13 @@ class ExecutionStage:
     def notes(self) -> list[str]:
         """What a user should hear about this execution besides the scores."""
         refs = self.service.references if self.service is not None else None
-        out = []
-        if refs is not None and refs.computed_tasks:
+        out: list[str] = []
+        if refs is None:
+            return out
+        if refs.computed_tasks:
             out.append(f"computed the reference outputs of {refs.computed_tasks} problems in "
                        f"{refs.computed_seconds:.1f} s, once for this sandbox (cached in {refs.path})")
-        if refs is not None and refs.reused_checks:
+        if refs.reused_checks:
             out.append(f"the reference solutions of {refs.reused_checks} problems were checked under these limits "
                        f"in an earlier run on this sandbox image: their verdicts are reused (cached in {refs.path})")
         return out

@@ -130,8 +130,8 @@ GO = register(Language(
                 COMPILE_CPU, COMPILE_WALL, compile=True, env=GO_ENV),
            Step("run", ("./main.test",), 15.0, 30.0,
                 checks=(Check("stdout", "FAIL", "a test failed"),))),
-    packages=("golang-go", "golang-github-stretchr-testify-dev"), files=("go-warm.sh",),
-    setup=("sh /opt/coderun/lang/go-warm.sh",), versions=("go version",),
+    packages=("golang-go", "golang-github-stretchr-testify-dev"), files=("go-warm.sh", "go-direct.sh"),
+    setup=("sh /opt/coderun/lang/go-warm.sh", "sh /opt/coderun/lang/go-direct.sh"), versions=("go version",),
     stop_tokens=("\nfunc", "struct", "\n// "), fences=("go", "golang"),
     mark='\tfmt.Println("{mark}")', mark_at="before:}:1",
     reference="go test FILE_test.go (Ubuntu 22.04: Go 1.18), 30 s for build and run"))

@@ -285,7 +285,7 @@ def _ended(captured: Captured, status: int, timed_out, cpu: float, job: dict, oo
         return {"status": "failed", "reason": why[:REASON_CAP]}
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= float(job["cpu"]) - 0.05:
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= float(job["cpu"]) - 0.05):
             return {"status": "timeout", "reason": f"CPU limit exceeded ({job['cpu']} s)"}
         if sig == signal.SIGKILL and oom is not False:
             return {"status": "failed", "reason": "killed: out of memory (the sandbox's memory limit)"}

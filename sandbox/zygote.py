@@ -140,11 +140,18 @@ def _read_all(fd: int) -> bytes:
 
 
 def _limits(cpu: float, mem: int, tree: bool = False) -> None:
-    """Hard == soft so the sample cannot raise them back. A toolchain's step (`tree`) gets no RLIMIT_NPROC or
-    RLIMIT_AS (they break the JVM, Go and Node): the sandbox's cgroup bounds its processes and memory, and
-    the kernel's OOM killer takes it first."""
-    cpu_s = int(cpu) + 1  # RLIMIT_CPU is whole seconds: a backstop; the runner enforces the exact limit
-    limits = [(resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_CORE, 0)]
+    """Hard == soft so the sample cannot raise them back (RLIMIT_CPU aside, below). A toolchain's step (`tree`)
+    gets no RLIMIT_NPROC or RLIMIT_AS (they break the JVM, Go and Node): the sandbox's cgroup bounds its
+    processes and memory, and the kernel's OOM killer takes it first.
+
+    RLIMIT_CPU is a backstop in whole seconds; the runner enforces the exact limit from the CPU time the
+    kernel reports. The kernel checks the rlimit against its raw per-tick count, which can run ~20% ahead
+    of the reported time (a program that floods its output, ping-ponging with the runner on one core:
+    killed at "9.1 s"). So the backstop is a SIGXCPU, which the runner reads as the timeout it is
+    whatever the reported time, and only a program that ignores it meets the SIGKILL a second later."""
+    cpu_s = int(cpu) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    limits = [(resource.RLIMIT_CORE, 0)]
     if tree:
         limits += [(resource.RLIMIT_FSIZE, 256 << 20), (resource.RLIMIT_NOFILE, 4096)]
         try:

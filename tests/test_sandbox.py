@@ -100,6 +100,17 @@ def test_ignored_signals_do_not_stop_the_kill(pool):
     assert verdict.status == "timeout"
 
 
+def test_the_kernels_cpu_backstop_is_a_timeout_whatever_cpu_time_was_reported(pool):
+    """RLIMIT_CPU is checked against the kernel's raw count, which can run ahead of the CPU time it reports
+    (a program flooding its output: killed at a reported 9.1 s of a 10 s limit). Its SIGXCPU is the limit,
+    not a crash and not an unexplained kill to retry. Here the sample brings the backstop forward itself."""
+    solution = ("import resource\n_, hard = resource.getrlimit(resource.RLIMIT_CPU)\n"
+                "resource.setrlimit(resource.RLIMIT_CPU, (1, hard))\nwhile True:\n    pass\n")
+    verdict = pool.run_all([job(solution, "pass\n", cpu=3.0)])[0]
+    assert verdict.status == "timeout" and verdict.attempts == 1, (verdict.status, verdict.reason)
+    assert verdict.cpu < 2.0
+
+
 def test_output_is_captured_and_capped(pool):
     verdict = pool.run_all([job("print('hello from the sample')\nprint('x' * 100000)\n", "pass\n")])[0]
     assert verdict.status == "passed"

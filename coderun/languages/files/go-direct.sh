@@ -7,12 +7,13 @@
 set -e
 root=$(go env GOROOT)
 tools=$(go env GOTOOLDIR)
+archives="$root/pkg/$(go env GOOS)_$(go env GOARCH)"
 mkdir -p /opt/coderun/go
 ln -sf "$tools/compile" /opt/coderun/go/compile
 ln -sf "$tools/link" /opt/coderun/go/link
-cd "$root/pkg/linux_amd64"
+cd "$archives"
 find . -name '*.a' | sed 's|^\./||; s|\.a$||' | sort | while read -r p; do
-  echo "packagefile $p=$root/pkg/linux_amd64/$p.a"
+  echo "packagefile $p=$archives/$p.a"
 done > /opt/coderun/go/importcfg
 grep -q '^packagefile fmt=' /opt/coderun/go/importcfg
 chmod -R a+rX /opt/coderun/go

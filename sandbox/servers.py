@@ -1,7 +1,7 @@
 """Warm compilers (standard library only): a toolchain's compiler kept running between a sandbox's jobs.
 
-The peers start a compiler per program, and for javac and tsc that start-up is most of the cost (about a
-second, against tens of milliseconds for the compile itself once warm). A step with a `server` is therefore
+The peers start a compiler per program, and for javac, tsc and mcs that start-up is most of the cost (a
+second for javac, against tens of milliseconds for the compile itself once warm). A step with a `server` is therefore
 not a process of the sample's: the runner sends the job's source files to the step's compile server and
 writes the files it returns into the scratch dir, where the next step (the run, a fresh process of the
 sample's as always) finds them.
@@ -9,9 +9,11 @@ sample's as always) finds them.
 Why this keeps one program away from another:
 - The server runs under its own uid (SERVER_UID), so no sample can read its memory, trace or signal it.
 - It is reached only through the runner's pipes; a sample holds no descriptor, socket or file of it.
-- It compiles in memory and runs nothing of the program (javac with -proc:none runs no annotation
-  processor; the TypeScript compiler API executes nothing), keeps no state of a job after replying, and
-  writes no file: what it returns is written by the runner, under names checked to stay in the scratch dir.
+- It runs nothing of the program (javac with -proc:none runs no annotation processor; the TypeScript
+  compiler API and mcs execute nothing) and keeps no state of a job after replying. javac and tsc compile in
+  memory; mcs reads and writes files, in a directory of the request's own (mode 700, the server's uid) that
+  it removes before replying. What a server returns is written by the runner, under names checked to stay
+  in the scratch dir.
 - A request that overruns its CPU or wall limit, a reply that does not parse and a server that dies end
   that server; the next job starts a fresh one. So a program can make its own compile slow, never another's.
 

@@ -142,7 +142,7 @@ def test_a_reward_in_another_language_runs_in_that_languages_sandbox():
 # What a run step tries against its sandbox's warm compiler (sandbox/servers.py): it may see the process in
 # /proc (so the attempts below are not vacuous), but not signal, trace or read it.
 _SERVER = ('for d in /proc/[0-9]*; do case "$(tr "\\0" " " < $d/cmdline 2>/dev/null)" in '
-           '"java "*JavacServer*|"node "*tsc-server*) {};; esac; done; exit 1')
+           '"java "*JavacServer*|"node "*tsc-server*|"mono "*McsServer*) {};; esac; done; exit 1')
 SERVER_REACH = {
     "see it": _SERVER.format("exit 0"),
     "kill it": _SERVER.format("kill -9 ${d#/proc/} 2>/dev/null && exit 0"),
@@ -151,11 +151,12 @@ SERVER_REACH = {
 }
 
 
-@pytest.mark.parametrize("lang", ["java", "ts"])
+@pytest.mark.parametrize("lang", ["java", "ts", "cs"])
 def test_a_program_can_see_its_sandboxs_compile_server_but_not_touch_it(lang):
     """The warm compiler runs under its own uid and is reached only through the runner's pipes: a program's
     run step finds it in /proc but can neither kill it nor read its memory or environment, and the programs
-    compiled after those attempts still get their verdicts."""
+    compiled after those attempts still get their verdicts, all in the one sandbox (a server that left
+    anything behind, as mono's /dev/shm area would, costs a fresh sandbox and a cold server every job)."""
     bench = datasets.load(f"multipl-e-humaneval-{lang}")
     problem = bench.get(TASK)
     gated = CASES[lang]["gated"]
@@ -171,3 +172,4 @@ def test_a_program_can_see_its_sandboxs_compile_server_but_not_touch_it(lang):
     assert got == {"correct": "passed", "see it": "passed", "kill it": "failed", "read its memory": "failed",
                    "read its environment": "failed", "correct again": "passed", "wrong": "failed"}, \
         {n: (o.status, o.reason[:200]) for n, o in zip(names, outcomes)}
+    assert len({o.sandbox for o in outcomes}) == 1, [o.sandbox for o in outcomes]

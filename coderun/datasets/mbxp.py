@@ -56,8 +56,9 @@ def _cpp_steps() -> tuple[Step, ...]:
 
 # `go build -o main main.go` as the go command does it for a main package of the standard library alone:
 # the compiler, then the linker, on the standard library's archives (languages/files/go-direct.sh), in a
-# third of the time; the linker writes no DWARF (-w, as languages/builtin.py's Go row says why). A program that imports a package outside the standard library does not compile here (no
-# MBXP prompt imports one; the go command would look for its sources in GOPATH).
+# third of the time; the linker writes no DWARF (-w: languages/builtin.py's Go row says why). A program that
+# imports a package outside the standard library does not compile here (no MBXP prompt imports one; the go
+# command would look for its sources in GOPATH).
 GO_TOOL = "/opt/coderun/go"
 GO_BUILD = (f"{GO_TOOL}/compile -p main -complete -nolocalimports -importcfg {GO_TOOL}/importcfg -o main.a {{file}} "
             f"&& exec {GO_TOOL}/link -w -importcfg {GO_TOOL}/importcfg -o main main.a")

@@ -37,7 +37,8 @@ public static class McsServer {
     }
 
     public static int Main(string[] args) {
-        string prefix = Path.Combine(Path.GetTempPath(), "coderun-mcs-" + System.Diagnostics.Process.GetCurrentProcess().Id);
+        int pid = System.Diagnostics.Process.GetCurrentProcess().Id;
+        string prefix = Path.Combine(Path.GetTempPath(), "coderun-mcs-" + pid);
         var input = Console.OpenStandardInput();
         var output = new BufferedStream(Console.OpenStandardOutput());
         for (long request = 0; ; request++) {

@@ -116,6 +116,10 @@ class Benchmark(ABC):
         reason: the summary reports them apart from a failure nobody expected, a sandbox or limits fault."""
         return {}
 
+    def known_bad_by_chance(self) -> set[str]:
+        """Those of `known_bad` that fail in some runs only: their result depends on something random."""
+        return set()
+
     # Datasets whose programs have call tiers declare how they are judged on the Program (execute/program.py
     # Judging); these tiers get a pass@k of their own in summary.json ("base").
     score_tiers: ClassVar[tuple[str, ...]] = ()

@@ -74,13 +74,17 @@ def _js_steps() -> tuple[Step, ...]:
 
 KNOWN_BAD: dict[str, dict[str, str]] = {
     "cpp": {},
-    "go": {},
+    # The solution checks two keys at most, and the order Go's maps give them is random: 4 of 40 runs failed.
+    "go": {"Go/95": "the solution decides after the first two keys in Go's (random) map order: it fails the tests "
+                    "in about one run in ten"},
     "java": {},
     "js": {"JavaScript/112": "the solution returns a comma expression, (z, true), instead of a list: it fails its tests",
            "JavaScript/155": "the solution fails its own tests",
            "JavaScript/162": "the solution requires the npm package js-md5, which CodeGeeX's environment had and the "
                              "sandbox has not"},
 }
+
+BY_CHANCE = {"Go/95"}  # of the above, those that pass in other runs
 
 LAYOUTS = {
     "cpp": Layout("cpp", "humaneval-x_cpp.jsonl.gz", "CPP", {"steps": _cpp_steps(), "mark": '    puts("{mark}");'},
@@ -93,7 +97,8 @@ LAYOUTS = {
 }
 
 for _lang, _layout in LAYOUTS.items():
-    _layout = dataclasses.replace(_layout, known_bad=KNOWN_BAD[_lang])
+    _layout = dataclasses.replace(_layout, known_bad=KNOWN_BAD[_lang],
+                                  by_chance=frozenset(BY_CHANCE & KNOWN_BAD[_lang].keys()))
     LAYOUTS[_lang] = _layout
     suites.register_suite(f"humaneval-x-{_lang}", _layout, command="humaneval", variant=f"humaneval-x-{_lang}",
                           family="humaneval-x", description=f"HumanEval-X in {languages.get(_lang).title} "

@@ -33,7 +33,8 @@ class Layout:
     completion); `joint`: what goes between the completion and the tests; `prelude`: (prefix, text): `text`
     inserted after the program's first line starting with `prefix` (a Go import that the end mark's statement
     uses, so that the suite's own imports stay as they are); `known_bad`: {task: why} of the suite's reference
-    solutions that fail, each for a reason in the data."""
+    solutions that fail, each for a reason in the data; `by_chance`: those of them that fail in some runs
+    only (their result depends on something random, such as Go's map order): reported when they fail."""
 
     language: str
     file: str
@@ -43,6 +44,7 @@ class Layout:
     joint: str = ""
     prelude: tuple[str, str] = ("", "")
     known_bad: Mapping[str, str] = field(default_factory=dict)
+    by_chance: frozenset[str] = frozenset()
     end: str = "\n}"  # a generated function ends with this, kept (the tests do not close it, unlike MultiPL-E's)
 
     def row(self) -> languages.Language:
@@ -93,6 +95,9 @@ class Suite(CommandBenchmark):
     def known_bad(self) -> dict[str, str]:
         """The reference solutions of this dataset known to fail, with the reason (the summary reports them)."""
         return {t: why for t, why in self.layout.known_bad.items() if t in self._by_id}
+
+    def known_bad_by_chance(self) -> set[str]:
+        return {t for t in self.layout.by_chance if t in self._by_id}
 
 
 def _with_prelude(text: str, prefix: str, insert: str) -> str:

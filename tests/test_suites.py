@@ -124,6 +124,7 @@ def test_what_fails_by_chance_is_listed_as_known_bad_with_its_reason(name):
     assert bench.known_bad_by_chance() <= set(bench.known_bad())
     assert all(bench.known_bad()[t] for t in bench.known_bad_by_chance())
 
+
 @pytest.mark.docker
 def test_reference_checks_are_kept_per_image_and_reported_every_run(tmp_path, monkeypatch):
     """A run checks its problems' reference solutions; their verdicts (a pass, a plain failure) are kept in the

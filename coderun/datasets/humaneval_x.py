@@ -84,7 +84,7 @@ KNOWN_BAD: dict[str, dict[str, str]] = {
                              "sandbox has not"},
 }
 
-BY_CHANCE = {"Go/95"}  # of the above, those that pass in other runs
+BY_CHANCE: dict[str, frozenset[str]] = {"go": frozenset({"Go/95"})}  # of the above, those that pass in other runs
 
 LAYOUTS = {
     "cpp": Layout("cpp", "humaneval-x_cpp.jsonl.gz", "CPP", {"steps": _cpp_steps(), "mark": '    puts("{mark}");'},
@@ -97,8 +97,7 @@ LAYOUTS = {
 }
 
 for _lang, _layout in LAYOUTS.items():
-    _layout = dataclasses.replace(_layout, known_bad=KNOWN_BAD[_lang],
-                                  by_chance=frozenset(BY_CHANCE & KNOWN_BAD[_lang].keys()))
+    _layout = dataclasses.replace(_layout, known_bad=KNOWN_BAD[_lang], by_chance=BY_CHANCE.get(_lang, frozenset()))
     LAYOUTS[_lang] = _layout
     suites.register_suite(f"humaneval-x-{_lang}", _layout, command="humaneval", variant=f"humaneval-x-{_lang}",
                           family="humaneval-x", description=f"HumanEval-X in {languages.get(_lang).title} "

@@ -1,13 +1,14 @@
 """coderun against a MultiPL-E-style evaluator, per language, on the same programs, in one run on this machine.
 
-    python benchmarks/bench_languages.py [--languages cpp,java,...] [--problems 40] [--workers 2] [--samples F]
-    python benchmarks/bench_languages.py --suite mbxp [--languages cpp,java,...] [--problems 0]
+    python benchmarks/bench_languages.py [--languages cpp,java,...] [--problems N] [--workers 2] [--samples F]
+    python benchmarks/bench_languages.py --suite mbxp [--languages cpp,java,...] [--problems N]
 
 --suite mbxp: the datasets mbxp-LANG and, as programs, MBXP's own model samples of the odd-numbered problems
 (examples-PREFIX-odd.jsonl in $CODERUN_DEV_DATA/multilingual/mbxp, all of them unless --problems), the baseline
 running them as mxeval does (mxeval's commands, its pass rules; a cold javac, tsc and g++ per sample).
 
-Programs: for each of the first --problems rows of multipl-e-humaneval-LANG, the completions of --samples (a
+Programs: for each row of multipl-e-humaneval-LANG (all of them, as an evaluation of the dataset runs; the first
+--problems N only, for a quick look, where coderun's one-off start-up weighs more), the completions of --samples (a
 JSONL of {task_id, completion}) if given, else two made here: an empty body (in a typed language, a compile
 error) and a body that raises at once (it builds, runs and fails): the peers' cost is the per-program
 compile and runtime start, which any program pays.
@@ -71,7 +72,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", choices=["multipl-e", "mbxp"], default="multipl-e")
     ap.add_argument("--languages", help="default: every language of the suite")
-    ap.add_argument("--problems", type=int, help="the first N problems (default: 40 for multipl-e, all for mbxp)")
+    ap.add_argument("--problems", type=int, help="the first N problems only (default: all)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--samples", help="JSONL of {task_id, completion} to use instead of the made-up ones")
     return ap.parse_args()
@@ -115,7 +116,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-languages-"))
     mbxp = args.suite == "mbxp"
     default = ",".join(MBXP_PREFIX) if mbxp else "js,php,sh,lua,cpp,rs,go,cs,java,ts"
-    count = args.problems or (None if mbxp else 40)
+    count = args.problems or None
     print(f"{args.suite}: {args.workers} workers, {os.cpu_count()} cores, problems: {count or 'all'}; files in {work}")
     totals = Counter()
     for lang in (args.languages or default).split(","):

@@ -256,3 +256,53 @@ def test_ruby_and_perl_pass_only_programs_whose_tests_ran_to_their_end(lang):
     got = {name: (o.status, o.reason[:120]) for name, o in zip(cases, outcomes)}
     assert got.pop("correct")[0] == "passed", got
     assert all(status in ("failed", "timeout") for status, _ in got.values()), got
+
+
+# Run in the TypeScript image: the tsc server of mbxp-ts (--transpile-only) and the one that type-checks, each
+# sent every program; prints the programs whose JavaScript differs.
+SAME_EMIT = r'''
+import json, sys
+sys.path.insert(0, "/opt/coderun")
+import servers
+# argv: the server's command, its --transpile-only the fourth word
+programs, checked, transpiled = json.load(sys.stdin), servers.Server(sys.argv[1:4] + sys.argv[5:], None), \
+    servers.Server(sys.argv[1:], None)
+differ, codes = [], set()
+for name, text in programs:
+    full, fast = (s.compile({"main.ts": text.encode()}, 30.0, 90.0) for s in (checked, transpiled))
+    codes |= {(full.status, full.code), (fast.status, fast.code)}
+    if full.files.get("main.js") is None or full.files.get("main.js") != fast.files.get("main.js"):
+        differ.append(name)
+print(json.dumps({"differ": differ, "codes": sorted(map(list, codes))}))
+'''
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_mbxp_typescript_transpiles_to_what_the_type_checking_compile_emits():
+    """mbxp-ts compiles without the type check, as the verdict never depends on it (tsc's exit status 2,
+    errors with output emitted, compiles): on every reference solution and development sample the JavaScript
+    is byte for byte what tsc's full compile emits, broken programs (syntax errors) included."""
+    import subprocess
+
+    from coderun.execute import image
+    from coderun.execute.docker_provider import client
+
+    bench = datasets.load("mbxp-ts")
+    server = bench.row.steps[0].server
+    assert server[3] == "--transpile-only"
+    row = languages.get("ts")
+    image.ensure_language(client(), row)
+    programs = [(p.task_id, bench.canonical(p).solution) for p in bench.problems if bench.canonical(p)]
+    rows = [json.loads(line) for line in (MBXP_DATA / "examples-mbtsp-odd.jsonl").read_text().splitlines() if line]
+    by_id = {p.task_id: p for p in bench.problems}
+    programs += [(r["task_id"] + " sample", bench.program(by_id[bench.task_id(r["task_id"])],
+                                                           completion=r["completion"]).solution) for r in rows]
+    out = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", "--entrypoint", "python3",
+                          image.language_tag(row), "-c", SAME_EMIT, *server],
+                         input=json.dumps(programs), capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(programs) > 1400
+    assert result["differ"] == []
+    assert ["ok", 2] in result["codes"] and all(status == "ok" for status, _ in result["codes"])

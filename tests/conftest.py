@@ -180,6 +180,16 @@ class Lent(Borrowed):
         return self._inner.generate(requests, sampling, adapter)
 
 
+def processes_left(sid: int, within: float = 10.0) -> list[str]:
+    """What of session `sid` is still alive once `within` seconds have passed: a child exiting as its parent
+    returns (multiprocessing's resource tracker, say, which ends when it sees its pipe close) has not been
+    left behind; one still there after that has."""
+    deadline = time.monotonic() + within
+    while (found := session_processes(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 def session_processes(sid: int) -> list[str]:
     """Processes still alive in session `sid` (the coderun run and everything it started), by name."""
     found = []

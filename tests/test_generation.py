@@ -21,7 +21,7 @@ import pytest
 from coderun import datasets
 from coderun.datasets.humaneval import STOP_SEQUENCES
 from coderun.errors import InputError
-from tests.conftest import ENGINE, Lent, coderun, session_processes
+from tests.conftest import ENGINE, Lent, coderun, processes_left, session_processes
 from tests.tiny_model import MEMORISED, build_adapter
 
 CLI_ENGINE = ["--dtype", "float32", "--gpu-memory-utilization", "0.1", "--enforce-eager"]
@@ -364,8 +364,7 @@ def test_sigterm_shuts_down_like_ctrl_c(tiny_model, tmp_path):
     _, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 1, stderr
     assert f"coderun: terminated ({signal.Signals(signum).name})" in stderr and "Traceback" not in stderr
-    time.sleep(1)
-    assert session_processes(proc.pid) == []  # no engine process, no judge, nothing of the run
+    assert processes_left(proc.pid) == []  # no engine process, no judge, nothing of the run
     ours = [c for c in owner if c.labels.get(OWNER_LABEL, "").endswith(f":{proc.pid}")]
     alive = {c.id for c in docker.from_env().containers.list(all=True, filters={"label": OWNER_LABEL})}
     assert ours and not {c.id for c in ours} & alive  # its sandboxes were there, and are gone

@@ -22,7 +22,7 @@ from coderun import datasets
 from coderun.rerank.base import Candidate, Context, FeatureStore, Options
 from coderun.rerank.judge import (JudgeReranker, anonymise, choice_probability, pair_outcome, pairwise_prompt,
                                   pointwise_prompt)
-from tests.conftest import Lent, session_processes
+from tests.conftest import Lent, processes_left
 
 BENCH = datasets.load("humaneval")
 PROBLEM = BENCH.get("HumanEval/2")
@@ -208,7 +208,7 @@ def test_cli_humaneval_judge_defaults_to_the_generating_model_and_asks_its_engin
     assert block["num_problems"] == 3 and block["stats"]["judge_calls"] >= 3
     assert not (out / "rerank" / "judge.log").exists()  # a judge process of its own would log there
     assert stderr.count("vLLM: ") == 1  # the one engine, named once at its start
-    assert session_processes(proc.pid) == []  # the generating engine did not outlive the command
+    assert processes_left(proc.pid) == []  # the generating engine did not outlive the command
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rerank"]["rerank@1"] == block["rerank@1"]
     # the memorised problems (HumanEval/0 and /2 here) are solved by every greedy sample: picked either way

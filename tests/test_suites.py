@@ -264,9 +264,10 @@ SAME_EMIT = r'''
 import json, sys
 sys.path.insert(0, "/opt/coderun")
 import servers
-# argv: the server's command, its --transpile-only the fourth word
-programs, checked, transpiled = json.load(sys.stdin), servers.Server(sys.argv[1:4] + sys.argv[5:], None), \
-    servers.Server(sys.argv[1:], None)
+# argv: mbxp-ts's server command; without its --transpile-only, the server type-checks
+programs = json.load(sys.stdin)
+checked = servers.Server([a for a in sys.argv[1:] if a != "--transpile-only"], None)
+transpiled = servers.Server(sys.argv[1:], None)
 differ, codes = [], set()
 for name, text in programs:
     full, fast = (s.compile({"main.ts": text.encode()}, 30.0, 90.0) for s in (checked, transpiled))
@@ -293,10 +294,9 @@ def test_mbxp_typescript_transpiles_to_what_the_type_checking_compile_emits():
     assert server[3] == "--transpile-only"
     row = languages.get("ts")
     image.ensure_language(client(), row)
-    programs = [(p.task_id, bench.canonical(p).solution) for p in bench.problems if bench.canonical(p)]
+    programs = [(p.task_id, c.solution) for p in bench.problems if (c := bench.canonical(p))]
     rows = [json.loads(line) for line in (MBXP_DATA / "examples-mbtsp-odd.jsonl").read_text().splitlines() if line]
-    by_id = {p.task_id: p for p in bench.problems}
-    programs += [(r["task_id"] + " sample", bench.program(by_id[bench.task_id(r["task_id"])],
+    programs += [(r["task_id"] + " sample", bench.program(bench.get(bench.task_id(r["task_id"])),
                                                            completion=r["completion"]).solution) for r in rows]
     out = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", "--entrypoint", "python3",
                           image.language_tag(row), "-c", SAME_EMIT, *server],

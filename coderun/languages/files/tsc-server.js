@@ -15,6 +15,13 @@ const ts = require("typescript");
 const ROOT = "/coderun-src/";
 const libs = new Map();
 
+// Whether any diagnostic is an error, and all of them as tsc prints them.
+function report(diagnostics) {
+  return { failed: diagnostics.some((d) => d.category === ts.DiagnosticCategory.Error),
+           text: ts.formatDiagnostics(diagnostics, {
+             getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" }) };
+}
+
 function compile(files, args) {
   const names = Object.keys(files).filter((n) => n.endsWith(".ts")).map((n) => ROOT + n);
   const options = ts.parseCommandLine([...args, ...names]).options;
@@ -41,9 +48,7 @@ function compile(files, args) {
   if (!diagnostics.length) diagnostics = [...program.getGlobalDiagnostics(), ...mine.flatMap((sf) => program.getSemanticDiagnostics(sf))];
   // One emit per own file: emit() with no file would check every lib file first.
   for (const sf of mine) diagnostics = [...diagnostics, ...program.emit(sf).diagnostics];
-  const failed = diagnostics.some((d) => d.category === ts.DiagnosticCategory.Error);
-  const text = ts.formatDiagnostics(diagnostics, {
-    getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" });
+  const { failed, text } = report(diagnostics);
   // tsc's exit status: 0, or with errors 2 when it emitted anyway (its default, noEmitOnError off), else 1
   const code = !failed ? 0 : Object.keys(outputs).length ? 2 : 1;
   return { code, text, outputs };
@@ -59,9 +64,7 @@ function transpile(files, args) {
     diagnostics = [...diagnostics, ...out.diagnostics];
     outputs[name.slice(0, -3) + ".js"] = Buffer.from(out.outputText); // where tsc, without --outDir, writes it
   }
-  const failed = diagnostics.some((d) => d.category === ts.DiagnosticCategory.Error);
-  const text = ts.formatDiagnostics(diagnostics, {
-    getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" });
+  const { failed, text } = report(diagnostics);
   return { code: failed ? 2 : 0, text, outputs };
 }
 
